@@ -1,0 +1,53 @@
+"""pinws: certificate pinning for WebSocket clients.
+
+A pinned client refuses, inside the TLS handshake and before a single byte
+of the WebSocket upgrade request is sent, any server whose verified
+certificate chain matches none of its pins.
+
+    >>> import pinws
+    >>> pinws.Pin.parse("sha256//" + "A" * 43 + "=")
+    Pin('sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
+"""
+
+from ._client.app import PinnedWebSocketApp
+from ._client.connect import create_connection
+from ._client.websocket import PinnedWebSocket
+from ._errors import (
+    CertificateVerificationError,
+    ChainCertificate,
+    HostnameMismatchError,
+    InsecureRedirectError,
+    InvalidPinError,
+    PinMismatchError,
+    PinningError,
+    TLSHandshakeError,
+    UnpinnedHostError,
+)
+from ._pins.pin import Pin, spki_pin
+from ._pins.pinset import PinSet
+from ._pins.policy import PinPolicy
+from ._pins.report import PinFailureReport
+from ._transport.socket import PinnedSocket
+from ._version import __version__
+
+__all__ = [
+    "CertificateVerificationError",
+    "ChainCertificate",
+    "HostnameMismatchError",
+    "InsecureRedirectError",
+    "InvalidPinError",
+    "Pin",
+    "PinFailureReport",
+    "PinMismatchError",
+    "PinPolicy",
+    "PinSet",
+    "PinnedSocket",
+    "PinnedWebSocket",
+    "PinnedWebSocketApp",
+    "PinningError",
+    "TLSHandshakeError",
+    "UnpinnedHostError",
+    "__version__",
+    "create_connection",
+    "spki_pin",
+]

@@ -1,0 +1,1 @@
+"""The client: the pinned WebSocket, the app around it, create_connection."""

@@ -1,0 +1,329 @@
+"""PinnedWebSocketApp: websocket-client's WebSocketApp, pinned."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any, Optional, Union
+
+import websocket
+from websocket import ABNF, WebSocketConnectionClosedException
+
+from .._pins.policy import PinsArgument
+from .._pins.report import PinFailureReport
+from .._tls.context import TLSClient
+from .._tls.options import parse_sslopt
+from .config import PathArgument, build_tls_client, wss_target
+from .dispatcher import PinnedDispatcher
+from .websocket import PinnedWebSocket
+
+__all__ = ["CallbackExecutor", "PinnedWebSocketApp"]
+
+logger = logging.getLogger("pinws")
+
+CallbackExecutor = Callable[[Callable[[], None]], Any]
+
+
+class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
+    """A :class:`websocket.WebSocketApp` that talks only to pinned servers.
+
+    Takes every argument of :class:`websocket.WebSocketApp` (``header``,
+    ``on_open``, ``on_message``, ``on_error``, ``on_close``, ...), and its
+    :meth:`run_forever` every option of websocket-client's (proxies,
+    ``reconnect``, ``ping_interval``, ...). Every connection it opens --
+    first connect, reconnects, proxy tunnels, redirects -- is pinned, and
+    the pin check happens inside the TLS handshake, before a byte of the
+    WebSocket upgrade request is sent.
+
+    Args:
+        url: a ``wss://`` URL.
+        pins: a list of pins (``"sha256/<base64>"`` and the other accepted
+            forms), a :class:`PinSet` or a :class:`PinPolicy`. Any
+            certificate of the verified chain may match (leaf, intermediate
+            or root).
+        ca_certs: trust store: a PEM file or a directory; ``None`` for
+            certifi's bundle.
+        pin_only: for self-signed servers and devices with no CA: the leaf
+            key must match a pin; no CA path and no host name are checked.
+        debug_ca: a development CA (mitmproxy's, say) whose chains are
+            accepted without pins, with a warning on every connection.
+        on_pin_failure: ``on_pin_failure(app, report)`` for every mismatch,
+            enforced or report-only.
+        report_uri: an ``https://`` URL that receives RFC 7469 JSON reports.
+        callback_executor: ``f(callable)`` that runs each callback on the
+            thread it should run on (see :mod:`pinws.executors`); ``None``
+            runs them on the worker thread.
+
+    Raises:
+        ValueError: *url* is not ``wss://``, or another argument is bad.
+        InvalidPinError: the pins are malformed.
+
+    Connection failures -- every attempt, reconnects included -- go to
+    ``on_error``, so a pin mismatch after a key change is never silent.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *args: Any,
+        pins: PinsArgument,
+        ca_certs: PathArgument = None,
+        pin_only: bool = False,
+        debug_ca: PathArgument = None,
+        on_pin_failure: Optional[Callable[[Any, PinFailureReport], Any]] = None,
+        report_uri: Optional[str] = None,
+        callback_executor: Optional[CallbackExecutor] = None,
+        **kwargs: Any,
+    ) -> None:
+        wss_target(url)
+        if callback_executor is not None and not callable(callback_executor):
+            raise ValueError("callback_executor must be callable")
+        if on_pin_failure is not None and not callable(on_pin_failure):
+            raise ValueError("on_pin_failure must be callable")
+        self._pinws_sock: Optional[PinnedWebSocket] = None
+        self._callback_executor = callback_executor
+        self.on_pin_failure = on_pin_failure
+        self._base_tls = build_tls_client(
+            pins=pins,
+            ca_certs=ca_certs,
+            pin_only=pin_only,
+            debug_ca=debug_ca,
+            on_pin_failure=self._deliver_pin_failure,
+            report_uri=report_uri,
+        )
+        self._active_tls = self._base_tls
+        self._closing = threading.Event()
+        self._wake_pair: Optional[tuple[socket.socket, socket.socket]] = None
+        self._runner: Optional[int] = None
+        self._worker: Optional[threading.Thread] = None
+        self._in_reconnect_attempt = False
+        super().__init__(url, *args, **kwargs)
+        prepared = self.prepared_socket
+        if prepared is not None and isinstance(prepared, ssl.SSLSocket):
+            raise ValueError(
+                "socket= must be a plain connected TCP socket: pinws runs the "
+                "TLS handshake itself"
+            )
+
+    # websocket-client assigns ``self.sock = WebSocket(...)`` inside
+    # run_forever for every connection attempt. Intercepting the assignment is
+    # the one seam that reaches every attempt without copying run_forever.
+    @property
+    def sock(self) -> Optional[PinnedWebSocket]:
+        """The connection's :class:`PinnedWebSocket`, ``None`` between connections."""
+        return self._pinws_sock
+
+    @sock.setter
+    def sock(self, value: Optional[websocket.WebSocket]) -> None:
+        if value is not None and not isinstance(value, PinnedWebSocket):
+            if type(value) is not websocket.WebSocket:
+                raise TypeError(
+                    "pinws expected websocket-client to create a "
+                    f"websocket.WebSocket, got {type(value).__name__}; this "
+                    "websocket-client version is not supported"
+                )
+            value = PinnedWebSocket._adopt(value, self._active_tls)
+            value._pinws_attempt_error = self._on_attempt_error
+            value._pinws_on_closed = self._remember_close_frame
+        self._pinws_sock = value
+
+    @property
+    def tls(self) -> TLSClient:
+        """The TLS client (context, trust store, pin policy) of this app."""
+        return self._active_tls
+
+    # -- running -------------------------------------------------------------
+
+    def run_forever(
+        self,
+        sockopt: Optional[list[tuple[Any, ...]]] = None,
+        sslopt: Optional[dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Connect and run the event loop, as websocket-client's ``run_forever``.
+
+        Blocks until the connection ends (or, with ``reconnect=``, until
+        :meth:`close`). Returns ``True`` if it ended because of an error.
+
+        Raises:
+            ValueError: *sslopt* would weaken verification or is unknown.
+        """
+        self._closing.clear()
+        return self._run(sockopt, sslopt, kwargs)
+
+    def _run(
+        self,
+        sockopt: Optional[list[tuple[Any, ...]]],
+        sslopt: Optional[dict[str, Any]],
+        kwargs: dict[str, Any],
+    ) -> bool:
+        self._active_tls = self._base_tls.with_options(parse_sslopt(sslopt))
+        self._runner = threading.get_ident()
+        self._wake_pair = socket.socketpair()
+        for end in self._wake_pair:
+            end.setblocking(False)
+        try:
+            return bool(super().run_forever(sockopt=sockopt, sslopt={}, **kwargs))
+        finally:
+            self._runner = None
+            pair, self._wake_pair = self._wake_pair, None
+            if pair is not None:
+                for end in pair:
+                    end.close()
+
+    def start(self, **run_forever_kwargs: Any) -> threading.Thread:
+        """Run :meth:`run_forever` on a new daemon thread and return the thread.
+
+        The keyword arguments are :meth:`run_forever`'s; they are checked
+        here, in the calling thread, so a bad option raises at once.
+
+        Raises:
+            RuntimeError: the app is already running.
+            ValueError: an option is bad.
+        """
+        if self._worker is not None and self._worker.is_alive():
+            raise RuntimeError("this PinnedWebSocketApp is already running")
+        parse_sslopt(run_forever_kwargs.get("sslopt"))
+        sockopt = run_forever_kwargs.pop("sockopt", None)
+        sslopt = run_forever_kwargs.pop("sslopt", None)
+        self._closing.clear()
+        host, _ = wss_target(self.url)
+        thread = threading.Thread(
+            target=self._run_worker,
+            args=(sockopt, sslopt, run_forever_kwargs),
+            name=f"pinws {host}",
+            daemon=True,
+        )
+        self._worker = thread
+        thread.start()
+        return thread
+
+    def _run_worker(
+        self,
+        sockopt: Optional[list[tuple[Any, ...]]],
+        sslopt: Optional[dict[str, Any]],
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            self._run(sockopt, sslopt, kwargs)
+        except Exception:
+            logger.exception("the pinws worker thread failed")
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the thread :meth:`start` began to end.
+
+        Returns:
+            ``True`` if it has ended (or none was started), ``False`` if
+            *timeout* seconds passed first.
+        """
+        worker = self._worker
+        if worker is None:
+            return True
+        worker.join(timeout)
+        return not worker.is_alive()
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self, **kwargs: Any) -> None:
+        """Close the connection and stop :meth:`run_forever`. Safe from any thread.
+
+        From a callback (the worker thread), this closes at once, as
+        websocket-client does. From any other thread it asks the worker to
+        run the closing handshake and returns immediately; the worker ends
+        promptly -- ``join()`` to wait for it. Takes websocket-client's
+        ``status``, ``reason`` and ``timeout``.
+        """
+        self._closing.set()
+        runner = self._runner
+        if runner is None or runner == threading.get_ident():
+            super().close(**kwargs)
+            return
+        self.keep_running = False
+        ws = self._pinws_sock
+        if ws is not None:
+            ws._pinws_close_request = dict(kwargs)
+        self._wake()
+
+    def _wake(self) -> None:
+        pair = self._wake_pair
+        if pair is None:
+            return
+        try:
+            pair[1].send(b"\0")
+        except OSError:
+            pass  # already full (a wake-up is pending) or closed
+
+    def _wake_fd(self) -> Optional[int]:
+        pair = self._wake_pair
+        return pair[0].fileno() if pair is not None else None
+
+    # -- what websocket-client calls -------------------------------------------
+
+    def create_dispatcher(
+        self,
+        ping_timeout: Optional[float],
+        dispatcher: Any = None,
+        is_ssl: bool = False,
+        handleDisconnect: Optional[Callable[..., Any]] = None,  # noqa: N803
+    ) -> Any:
+        """The dispatcher run_forever reads with: pinws's, unless you gave one."""
+        if dispatcher:
+            return super().create_dispatcher(
+                ping_timeout, dispatcher, is_ssl, handleDisconnect
+            )
+        return PinnedDispatcher(self, ping_timeout)
+
+    def _reconnect_attempt(self, reconnector: Callable[..., Any]) -> None:
+        self._in_reconnect_attempt = True
+        try:
+            reconnector(reconnecting=True)
+        finally:
+            self._in_reconnect_attempt = False
+
+    def _on_attempt_error(self, exc: BaseException) -> None:
+        # websocket-client reports a failed *first* attempt to on_error but
+        # stays silent about failed reconnects; report those here.
+        if self._in_reconnect_attempt:
+            logger.warning("reconnect to %s failed: %s", self.url, exc)
+            self._callback(self.on_error, exc)
+
+    def _remember_close_frame(self, frame: Any) -> None:
+        # websocket-client reports the peer's close status to on_close from
+        # here when the closing handshake ran on the worker thread.
+        self.last_close_frame = frame
+
+    def _deliver_pin_failure(self, report: PinFailureReport) -> None:
+        self._callback(self.on_pin_failure, report)
+
+    def _callback(self, callback: Optional[Callable[..., Any]], *args: Any) -> None:
+        if callback is None:
+            return
+        executor = self._callback_executor
+        if executor is None:
+            super()._callback(callback, *args)
+            return
+        run_stock = super()._callback
+        executor(lambda: run_stock(callback, *args))
+
+    # -- sending (any thread) -------------------------------------------------
+
+    def send(self, data: Union[bytes, str], opcode: int = ABNF.OPCODE_TEXT) -> None:
+        """Send a message. Safe from any thread.
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: not connected.
+        """
+        ws = self._pinws_sock
+        if ws is None or ws.send(data, opcode) == 0:
+            raise WebSocketConnectionClosedException("Connection is already closed.")
+
+    def send_text(self, text_data: str) -> None:
+        """Send a text message. Safe from any thread."""
+        self.send(text_data, ABNF.OPCODE_TEXT)
+
+    def send_bytes(self, data: Union[bytes, bytearray]) -> None:
+        """Send a binary message. Safe from any thread."""
+        self.send(bytes(data), ABNF.OPCODE_BINARY)

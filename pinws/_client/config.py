@@ -1,0 +1,102 @@
+"""Checking what users pass in, once, before anything connects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Optional, Union
+from urllib.parse import urljoin, urlsplit
+
+from .._errors import InsecureRedirectError
+from .._pins.policy import PinsArgument, as_policy
+from .._pins.report import PinFailureReport
+from .._tls.context import TLSClient
+from .._tls.options import SSLOptions
+
+__all__ = ["build_tls_client", "redirect_target", "wss_target"]
+
+PathArgument = Optional[Union[str, "os.PathLike[str]"]]
+
+
+def wss_target(url: object) -> tuple[str, int]:
+    """The (host, port) of a ``wss://`` URL.
+
+    Raises:
+        ValueError: *url* is not a ``wss://`` URL with a host.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"the URL must be a string, not {type(url).__name__}")
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme == "ws":
+        raise ValueError(
+            f"refusing {url!r}: a pinned client never speaks plaintext; use "
+            "a wss:// URL"
+        )
+    if scheme != "wss":
+        raise ValueError(f"{url!r} is not a wss:// URL")
+    try:
+        host = parts.hostname
+        port = parts.port or 443
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+    if not host:
+        raise ValueError(f"{url!r} has no host name")
+    return host, port
+
+
+def redirect_target(current_url: str, location: Optional[str]) -> str:
+    """The absolute URL a redirect points to, if a pinned client may follow it.
+
+    Raises:
+        InsecureRedirectError: no Location, or a Location that is not
+            ``wss://``.
+    """
+    if not location:
+        raise InsecureRedirectError("", "the redirect response has no Location")
+    absolute = location.strip()
+    if not urlsplit(absolute).scheme:
+        # urljoin does not know ws/wss on every Python; join as https.
+        base = "https" + current_url[current_url.index(":") :]
+        absolute = "wss" + urljoin(base, absolute)[len("https") :]
+    if urlsplit(absolute).scheme.lower() != "wss":
+        raise InsecureRedirectError(
+            absolute,
+            "a pinned client follows redirects only to wss:// URLs",
+        )
+    return absolute
+
+
+def build_tls_client(
+    *,
+    pins: PinsArgument,
+    ca_certs: PathArgument,
+    pin_only: bool,
+    debug_ca: PathArgument,
+    on_pin_failure: Optional[Callable[[PinFailureReport], Any]],
+    report_uri: Optional[str],
+    options: SSLOptions = SSLOptions(),
+) -> TLSClient:
+    """Validate the pinning arguments and build the TLS client.
+
+    Raises:
+        InvalidPinError: the pins are malformed.
+        ValueError: another argument is.
+    """
+    policy = as_policy(pins)
+    if on_pin_failure is not None and not callable(on_pin_failure):
+        raise ValueError("on_pin_failure must be callable")
+    sink = None
+    if report_uri is not None:
+        from .._pins.reporting import ReportSender
+
+        sink = ReportSender(report_uri, ca_certs=ca_certs)
+    return TLSClient(
+        policy,
+        ca_certs=ca_certs,
+        pin_only=pin_only,
+        debug_ca=debug_ca,
+        on_pin_failure=on_pin_failure,
+        report_sink=sink,
+        options=options,
+    )

@@ -1,0 +1,82 @@
+"""create_connection: the blocking, callback-free way in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+from websocket import getdefaulttimeout
+
+from .._pins.policy import PinsArgument
+from .._pins.report import PinFailureReport
+from .config import PathArgument, wss_target
+from .websocket import PinnedWebSocket
+
+__all__ = ["create_connection"]
+
+
+def create_connection(
+    url: str,
+    *,
+    pins: PinsArgument,
+    timeout: Optional[float] = None,
+    ca_certs: PathArgument = None,
+    pin_only: bool = False,
+    debug_ca: PathArgument = None,
+    on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
+    report_uri: Optional[str] = None,
+    **options: Any,
+) -> PinnedWebSocket:
+    """Open a pinned WebSocket connection and return it, connected.
+
+    The pinned counterpart of :func:`websocket.create_connection`, with its
+    options (``header``, ``cookie``, ``subprotocols``, ``http_proxy_host``,
+    ``sslopt``, ``sockopt``, ``redirect_limit``, ...).
+
+    Args:
+        url: a ``wss://`` URL.
+        pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`.
+        timeout: socket timeout in seconds; ``None`` for websocket-client's
+            default timeout.
+        ca_certs: trust store, a PEM file or directory; ``None`` for certifi.
+        pin_only: accept a self-signed server whose leaf key is pinned.
+        debug_ca: a development CA accepted without pins (with a warning).
+        on_pin_failure: ``on_pin_failure(report)`` for every mismatch.
+        report_uri: an ``https://`` URL that receives RFC 7469 reports.
+
+    Returns:
+        a connected :class:`PinnedWebSocket` (a :class:`websocket.WebSocket`).
+
+    Raises:
+        InvalidPinError: the pins are malformed.
+        ValueError: the URL is not ``wss://`` or another argument is bad.
+        PinMismatchError: no certificate of the verified chain matched.
+        CertificateVerificationError: the chain or host name did not verify.
+        PinningError: another pinning refusal (see the subclasses).
+        websocket.WebSocketException: the WebSocket handshake failed.
+    """
+    wss_target(url)
+    if "class_" in options:
+        raise ValueError("class_ is not supported: the connection is a PinnedWebSocket")
+    sockopt = options.pop("sockopt", None)
+    sslopt = options.pop("sslopt", None)
+    fire_cont_frame = options.pop("fire_cont_frame", False)
+    enable_multithread = options.pop("enable_multithread", True)
+    skip_utf8_validation = options.pop("skip_utf8_validation", False)
+    ws = PinnedWebSocket(
+        sockopt=sockopt,
+        sslopt=sslopt,
+        pins=pins,
+        ca_certs=ca_certs,
+        pin_only=pin_only,
+        debug_ca=debug_ca,
+        on_pin_failure=on_pin_failure,
+        report_uri=report_uri,
+        fire_cont_frame=fire_cont_frame,
+        enable_multithread=enable_multithread,
+        skip_utf8_validation=skip_utf8_validation,
+        **options,
+    )
+    ws.settimeout(timeout if timeout is not None else getdefaulttimeout())
+    ws.connect(url, **options)
+    return ws

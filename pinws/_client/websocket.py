@@ -1,0 +1,186 @@
+"""PinnedWebSocket: websocket-client's WebSocket, pinned on every connection."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any, Optional, Union
+
+import websocket
+from websocket import STATUS_NORMAL, WebSocketException
+
+from .._errors import ChainCertificate, InsecureRedirectError
+from .._pins.pin import Pin
+from .._pins.policy import PinsArgument
+from .._pins.report import PinFailureReport
+from .._tls.context import TLSClient
+from .._tls.options import parse_sslopt
+from .._transport.socket import PinnedSocket
+from .config import PathArgument, build_tls_client, redirect_target, wss_target
+
+__all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
+
+# The statuses websocket-client follows (its SUPPORTED_REDIRECT_STATUSES).
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class PinnedWebSocket(websocket.WebSocket):  # type: ignore[misc]
+    """A :class:`websocket.WebSocket` whose every connection is pinned.
+
+    :func:`pinws.create_connection` returns one, connected. It takes all of
+    :class:`websocket.WebSocket`'s arguments, plus the pinning ones (see
+    :func:`pinws.create_connection`). :meth:`connect` accepts only
+    ``wss://`` URLs, follows redirects only to ``wss://`` URLs, and pins each
+    connection it opens: directly, through an HTTP CONNECT or SOCKS proxy,
+    after a redirect, or over a ``socket=`` you connected yourself.
+
+    Raises:
+        InvalidPinError: the pins are malformed.
+        ValueError: another argument is (a ``sslopt`` that would weaken
+            verification, a missing ``ca_certs`` file, ...).
+    """
+
+    _pinws_tls: TLSClient
+    _pinws_attempt_error: Optional[Callable[[BaseException], None]] = None
+    _pinws_close_request: Optional[dict[str, Any]] = None
+    _pinws_on_closed: Optional[Callable[[Any], None]] = None
+
+    def __init__(
+        self,
+        get_mask_key: Optional[Callable[[int], bytes]] = None,
+        sockopt: Optional[list[tuple[Any, ...]]] = None,
+        sslopt: Optional[dict[str, Any]] = None,
+        *,
+        pins: PinsArgument,
+        ca_certs: PathArgument = None,
+        pin_only: bool = False,
+        debug_ca: PathArgument = None,
+        on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
+        report_uri: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        tls = build_tls_client(
+            pins=pins,
+            ca_certs=ca_certs,
+            pin_only=pin_only,
+            debug_ca=debug_ca,
+            on_pin_failure=on_pin_failure,
+            report_uri=report_uri,
+            options=parse_sslopt(sslopt),
+        )
+        super().__init__(get_mask_key, sockopt=sockopt, sslopt={}, **kwargs)
+        self._pinws_tls = tls
+
+    @classmethod
+    def _adopt(cls, ws: websocket.WebSocket, tls: TLSClient) -> PinnedWebSocket:
+        """Make a plain WebSocket that WebSocketApp created a pinned one.
+
+        WebSocketApp.run_forever builds its ``websocket.WebSocket`` itself; the
+        app upgrades it here, before it connects. The subclass adds methods
+        and class-level defaults only, so the instance's state carries over.
+        """
+        ws.__class__ = cls
+        pinned: PinnedWebSocket = ws
+        pinned._pinws_tls = tls
+        return pinned
+
+    def connect(self, url: str, **options: Any) -> None:
+        """Connect to a ``wss://`` URL, pinned.
+
+        Takes websocket-client's connect options (``header``, ``timeout``,
+        ``http_proxy_host``, ``redirect_limit``, ``socket``, ...).
+
+        Raises:
+            ValueError: *url* is not ``wss://``.
+            PinningError: a pin, certificate or redirect check failed; nothing
+                of the WebSocket handshake was sent to that server.
+            websocket.WebSocketException: as websocket-client raises.
+        """
+        try:
+            self._connect_pinned(url, options)
+        except BaseException as exc:
+            report = self._pinws_attempt_error
+            if report is not None and isinstance(exc, Exception):
+                report(exc)
+            raise
+
+    def _connect_pinned(self, url: str, options: dict[str, Any]) -> None:
+        tls = self._pinws_tls
+        redirect_limit = int(options.pop("redirect_limit", 3))
+        prepared = options.pop("socket", None)
+        for _hop in range(redirect_limit + 1):
+            host, port = wss_target(url)
+            tls.check_target(host)
+            self.sock_opt.sslopt = {"context": tls.for_target(host, port)}
+            hop_options = dict(options)
+            if prepared is not None:
+                hop_options["socket"] = self._wrap_prepared(tls, prepared, host, port)
+                prepared = None
+            self.handshake_response = None
+            try:
+                super().connect(url, redirect_limit=0, **hop_options)
+                return
+            except WebSocketException:
+                response = self.handshake_response
+                if response is None or response.status not in REDIRECT_STATUSES:
+                    raise
+                url = redirect_target(url, response.headers.get("location"))
+        raise InsecureRedirectError(url, "too many redirects")
+
+    @staticmethod
+    def _wrap_prepared(
+        tls: TLSClient, prepared: object, host: str, port: int
+    ) -> PinnedSocket:
+        if isinstance(prepared, (ssl.SSLSocket, PinnedSocket)):
+            raise ValueError(
+                "socket= must be a plain connected TCP socket: pinws runs the "
+                "TLS handshake itself, and cannot vouch for one made elsewhere"
+            )
+        if not isinstance(prepared, socket.socket):
+            raise ValueError(
+                f"socket= must be a socket.socket, not {type(prepared).__name__}"
+            )
+        return tls.wrap(prepared, host, port)
+
+    def close(
+        self,
+        status: int = STATUS_NORMAL,
+        reason: Union[str, bytes] = b"",
+        timeout: Optional[float] = 3,
+    ) -> None:
+        """Run the closing handshake, then close the connection.
+
+        As :meth:`websocket.WebSocket.close`; when a
+        :class:`PinnedWebSocketApp` was asked to close from another thread,
+        its worker calls this with the status and reason asked for.
+        """
+        request = self._pinws_close_request
+        if request is not None:
+            self._pinws_close_request = None
+            status = request.get("status", status)
+            reason = request.get("reason", reason)
+            timeout = request.get("timeout", timeout)
+        super().close(status, reason, timeout)
+        if self._pinws_on_closed is not None and self.close_frame is not None:
+            self._pinws_on_closed(self.close_frame)
+        if self.sock is not None:
+            # websocket-client returns early when a close frame has already
+            # been sent; the socket must still be released.
+            self.shutdown()
+
+    def is_ssl(self) -> bool:
+        """Whether the connection is up (and so, TLS: it can be nothing else)."""
+        return isinstance(self.sock, PinnedSocket)
+
+    @property
+    def verified_chain(self) -> tuple[ChainCertificate, ...]:
+        """The certificate chain verified for this connection, leaf first."""
+        sock = self.sock
+        return sock.verified_chain if isinstance(sock, PinnedSocket) else ()
+
+    @property
+    def matched_pin(self) -> Optional[Pin]:
+        """The pin that matched this connection's chain, if any."""
+        sock = self.sock
+        return sock.matched_pin if isinstance(sock, PinnedSocket) else None

@@ -1,0 +1,1 @@
+"""Pins: parsing, hashing and (later) the policy that says which apply where."""

@@ -1,0 +1,1 @@
+"""TLS: the pyOpenSSL context, and the checks made inside every handshake."""

@@ -1,0 +1,371 @@
+"""TLSClient: one client's TLS context, and the pinned handshake it performs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Optional, Union
+
+import certifi
+from cryptography import x509
+from OpenSSL import SSL, crypto
+
+from .._errors import PinningError, TLSHandshakeError
+from .._pins.hostnames import as_ip_address, normalize_hostname
+from .._pins.policy import PinPolicy
+from .._pins.report import PinFailureReport
+from .._transport.socket import PinnedSocket
+from .options import SSLOptions
+from .verify import HandshakeVerifier, spki_digest
+
+if TYPE_CHECKING:
+    from .._pins.pinset import PinSet
+
+__all__ = ["ReportSink", "TLSClient", "TargetContext"]
+
+logger = logging.getLogger("pinws")
+
+ReportSink = Callable[[PinFailureReport], None]
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _check_path(name: str, path: PathLike) -> str:
+    text = os.fspath(path)
+    if not os.path.exists(text):
+        raise ValueError(f"{name}={text!r}: no such file or directory")
+    return text
+
+
+def _load_debug_ca(path: PathLike) -> tuple[str, bytes]:
+    text = _check_path("debug_ca", path)
+    with open(text, "rb") as handle:
+        data = handle.read()
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise ValueError(
+            f"debug_ca={text!r} is not a PEM certificate: {exc}"
+        ) from None
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        is_ca = constraints.value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise ValueError(
+            f"debug_ca={text!r} is not a CA certificate (no basicConstraints "
+            "CA:TRUE); give the CA certificate of your debugging proxy"
+        )
+    return text, spki_digest(cert)
+
+
+def _ssl_error_reason(exc: SSL.Error) -> str:
+    details = exc.args[0] if exc.args else None
+    if isinstance(details, list):
+        reasons = [entry[-1] for entry in details if isinstance(entry, tuple) and entry]
+        if reasons:
+            return "; ".join(str(r) for r in reasons)
+    if isinstance(exc, SSL.SysCallError):
+        return "the server closed the connection during the TLS handshake"
+    return str(exc) or type(exc).__name__
+
+
+class TLSClient:
+    """The TLS side of one pinned client: a pyOpenSSL context and a policy.
+
+    The context (with its parsed trust store) is built once and shared by
+    every connection the client opens; what differs per connection lives in
+    a :class:`HandshakeVerifier` attached to it.
+
+    Args:
+        policy: which pins apply to which host.
+        ca_certs: trust store, a PEM file or a directory of hashed
+            certificates; ``None`` for certifi's bundle.
+        pin_only: accept a server whose leaf key is pinned, with no CA path
+            and no host name check.
+        debug_ca: a development CA whose chains are accepted without pins.
+        on_pin_failure: called with a report for every pin mismatch.
+        report_sink: another receiver of the same reports (``report_uri``).
+        options: the context-shaping part of ``sslopt``.
+
+    Raises:
+        ValueError: a file does not exist or cannot be loaded, or the options
+            conflict.
+    """
+
+    def __init__(
+        self,
+        policy: PinPolicy,
+        *,
+        ca_certs: Optional[PathLike] = None,
+        pin_only: bool = False,
+        debug_ca: Optional[PathLike] = None,
+        on_pin_failure: Optional[ReportSink] = None,
+        report_sink: Optional[ReportSink] = None,
+        options: SSLOptions = SSLOptions(),
+    ) -> None:
+        self.policy = policy
+        self.pin_only = bool(pin_only)
+        self.on_pin_failure = on_pin_failure
+        self.report_sink = report_sink
+        self.options = options
+        if ca_certs is not None and (options.ca_file or options.ca_path):
+            raise ValueError(
+                "give the trust store either as ca_certs= or in sslopt, not both"
+            )
+        if ca_certs is not None:
+            ca_text = _check_path("ca_certs", ca_certs)
+        elif options.ca_file or options.ca_path:
+            ca_text = _check_path("sslopt ca", options.ca_file or options.ca_path or "")
+        else:
+            ca_text = None
+        self.ca_certs = ca_text
+        if pin_only and debug_ca is not None:
+            raise ValueError("debug_ca= has no meaning with pin_only=True")
+        self.debug_ca: Optional[str] = None
+        self._debug_ca_digest: Optional[bytes] = None
+        if debug_ca is not None:
+            self.debug_ca, self._debug_ca_digest = _load_debug_ca(debug_ca)
+            logger.warning(
+                "debug_ca=%s: chains issued by this CA will be accepted WITHOUT "
+                "pin checks; this is for development only",
+                self.debug_ca,
+            )
+        self._context = self._build_context()
+
+    def with_options(self, options: SSLOptions) -> TLSClient:
+        """This client with other ``sslopt`` options (itself if they change nothing)."""
+        if options == self.options or not (
+            options.shapes_context or self.options.shapes_context
+        ):
+            if options.server_hostname == self.options.server_hostname:
+                return self
+        clone = TLSClient.__new__(TLSClient)
+        clone.__dict__.update(self.__dict__)
+        clone.options = options
+        if options.ca_file or options.ca_path:
+            if self.ca_certs is not None and self.ca_certs not in (
+                options.ca_file,
+                options.ca_path,
+            ):
+                raise ValueError(
+                    "give the trust store either as ca_certs= or in sslopt, not both"
+                )
+            clone.ca_certs = _check_path(
+                "sslopt ca", options.ca_file or options.ca_path or ""
+            )
+        if options.shapes_context:
+            clone._context = clone._build_context()
+        return clone
+
+    def _build_context(self) -> SSL.Context:
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        options = SSL.OP_NO_COMPRESSION
+        # No renegotiation: it is the one way SSL_write could need to read,
+        # which would break the socket adapter's one-reader design.
+        options |= getattr(SSL, "OP_NO_RENEGOTIATION", 0)
+        # A missing close_notify is handled by WebSocket's own close frames.
+        options |= getattr(SSL, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        context.set_options(options)
+        # Never resume sessions: a resumed handshake skips certificate
+        # verification, and with it the pin check.
+        context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        context.set_options(SSL.OP_NO_TICKET)
+        if not self.pin_only:
+            self._load_trust_store(context)
+        self._load_client_certificate(context)
+        if self.options.ciphers:
+            try:
+                context.set_cipher_list(self.options.ciphers.encode("ascii"))
+            except SSL.Error as exc:
+                raise ValueError(
+                    f"sslopt['ciphers']={self.options.ciphers!r} selects no "
+                    f"usable cipher: {_ssl_error_reason(exc)}"
+                ) from None
+        if self.options.ecdh_curve:
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            curve = getattr(ec, self.options.ecdh_curve.upper(), None)
+            if curve is None:
+                raise ValueError(
+                    f"sslopt['ecdh_curve']={self.options.ecdh_curve!r} is not "
+                    "a known curve name"
+                )
+            context.set_tmp_ecdh(curve())
+        context.set_verify(SSL.VERIFY_PEER, _verify_callback)
+        return context
+
+    def _load_trust_store(self, context: SSL.Context) -> None:
+        location = self.ca_certs or certifi.where()
+        try:
+            if os.path.isdir(location):
+                context.load_verify_locations(None, location)
+            else:
+                context.load_verify_locations(location)
+        except SSL.Error as exc:
+            raise ValueError(
+                f"ca_certs={location!r} could not be loaded as PEM "
+                f"certificates: {_ssl_error_reason(exc)}"
+            ) from None
+        if self.debug_ca is not None:
+            context.load_verify_locations(self.debug_ca)
+
+    def _load_client_certificate(self, context: SSL.Context) -> None:
+        options = self.options
+        if options.certfile is None:
+            return
+        certfile = _check_path("sslopt['certfile']", options.certfile)
+        keyfile = _check_path("sslopt['keyfile']", options.keyfile or certfile)
+        password = options.password
+        if password is not None:
+            secret = password.encode() if isinstance(password, str) else password
+            context.set_passwd_cb(lambda *_: secret)
+        try:
+            context.use_certificate_chain_file(certfile)
+            context.use_privatekey_file(keyfile)
+            context.check_privatekey()
+        except SSL.Error as exc:
+            raise ValueError(
+                f"the client certificate {certfile!r} / key {keyfile!r} could "
+                f"not be loaded: {_ssl_error_reason(exc)}"
+            ) from None
+
+    def check_target(self, host: str) -> None:
+        """Refuse, before any connection is made, a host the policy does not cover.
+
+        Raises:
+            UnpinnedHostError: the policy has no pins for *host* and does not
+                allow unpinned hosts.
+        """
+        if not self.pin_only:
+            self.policy.pin_set_for(host)
+
+    def for_target(self, host: str, port: Optional[int]) -> TargetContext:
+        """The object to hand websocket-client as ``sslopt['context']``."""
+        return TargetContext(self, port)
+
+    def wrap(
+        self, raw: socket.socket, server_hostname: str, port: Optional[int]
+    ) -> PinnedSocket:
+        """Run a pinned TLS handshake over the connected socket *raw*.
+
+        Returns:
+            the :class:`PinnedSocket`, once the handshake and every check
+            passed; nothing of the application protocol has been sent.
+
+        Raises:
+            PinMismatchError: the chain verified but no pin matched.
+            CertificateVerificationError: the chain or host name did not verify.
+            UnpinnedHostError: the policy does not cover the host.
+            TLSHandshakeError: TLS failed for another reason.
+            websocket.WebSocketTimeoutException: the handshake timed out.
+        """
+        host = server_hostname.strip("[]")
+        pin_set: Optional[PinSet] = self.policy.pin_set_for(host)
+        if self.pin_only and pin_set is None:
+            raise TLSHandshakeError(
+                f"pin_only=True needs pins for {host}, and the policy has none"
+            )
+        address = as_ip_address(host)
+        check_name = address.compressed if address else normalize_hostname(host)
+        timeout = raw.gettimeout()
+        connection = SSL.Connection(self._context, raw)
+        if address is None:
+            # RFC 6066: SNI carries DNS names only, never IP literals.
+            connection.set_tlsext_host_name(check_name.encode("ascii"))
+        verifier = HandshakeVerifier(
+            hostname=check_name,
+            port=port,
+            pin_set=pin_set,
+            pin_only=self.pin_only,
+            debug_ca_digest=self._debug_ca_digest,
+            served_chain=lambda: connection.get_peer_cert_chain(as_cryptography=True)
+            or (),
+        )
+        connection.set_app_data(verifier)
+        connection.set_connect_state()
+        pinned = PinnedSocket(connection, raw, timeout)
+        try:
+            pinned.do_handshake()
+        except PinningError:
+            self._deliver_report(verifier)
+            raise
+        except SSL.Error as exc:
+            self._deliver_report(verifier)
+            if verifier.error is not None:
+                raise verifier.error from exc
+            raise TLSHandshakeError(
+                f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
+            ) from exc
+        finally:
+            connection.set_app_data(None)
+        if not verifier.accepted:
+            # Defence in depth: a handshake that finished without our
+            # callback accepting the leaf (a resumed session, say) is refused.
+            pinned.close()
+            raise TLSHandshakeError(
+                f"TLS handshake with {host} completed without certificate "
+                "verification; refusing the connection"
+            )
+        self._deliver_report(verifier)
+        pinned.verified_chain = verifier.verified_chain
+        pinned.matched_pin = verifier.matched_pin
+        logger.debug(
+            "pinned TLS connection to %s:%s (%s), matched %s",
+            host,
+            port,
+            pinned.version(),
+            verifier.matched_pin,
+        )
+        return pinned
+
+    def _deliver_report(self, verifier: HandshakeVerifier) -> None:
+        report = verifier.report
+        if report is None:
+            return
+        verifier.report = None
+        for sink in (self.on_pin_failure, self.report_sink):
+            if sink is None:
+                continue
+            try:
+                sink(report)
+            except Exception:
+                logger.exception("pin failure report handler %r failed", sink)
+
+
+def _verify_callback(
+    connection: SSL.Connection, cert: crypto.X509, error_code: int, depth: int, ok: int
+) -> bool:
+    verifier = connection.get_app_data()
+    if not isinstance(verifier, HandshakeVerifier):
+        return False
+    return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
+
+
+class TargetContext:
+    """What websocket-client sees as ``sslopt['context']`` for one connection.
+
+    websocket-client calls ``context.wrap_socket(sock, ..., server_hostname=)``
+    for every ``wss://`` connection it opens (directly, through an HTTP
+    CONNECT tunnel or a SOCKS proxy); this runs the pinned handshake there.
+    """
+
+    def __init__(self, client: TLSClient, port: Optional[int]) -> None:
+        self._client = client
+        self._port = port
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: Optional[str] = None,
+    ) -> PinnedSocket:
+        """Run the pinned handshake over *sock*; see :meth:`TLSClient.wrap`."""
+        if not server_hostname:
+            raise TLSHandshakeError("no server host name to verify the certificate for")
+        hostname = self._client.options.server_hostname or server_hostname
+        return self._client.wrap(sock, hostname, self._port)

@@ -1,0 +1,289 @@
+"""The decision made inside each TLS handshake: chain, host name, pins.
+
+OpenSSL calls the verify callback once per certificate of the chain it built
+from the server's certificate up to a trust anchor of the trust store, root
+first and leaf (depth 0) last. :class:`HandshakeVerifier` collects those
+certificates -- the *verified* chain, never extra certificates the server
+merely sent -- and decides at depth 0. A refusal aborts the handshake, so not
+one byte of the WebSocket upgrade request is ever written to that peer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Optional
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from service_identity import CertificateError, VerificationError
+from service_identity.cryptography import (
+    verify_certificate_hostname,
+    verify_certificate_ip_address,
+)
+
+from .._errors import (
+    CertificateVerificationError,
+    ChainCertificate,
+    HostnameMismatchError,
+    PinMismatchError,
+    PinningError,
+)
+from .._pins.hostnames import as_ip_address
+from .._pins.pin import Pin
+from .._pins.pinset import PinSet, utc_today
+from .._pins.report import PinFailureReport
+
+__all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
+
+logger = logging.getLogger("pinws")
+
+# X509_V_ERR_* codes are part of OpenSSL's stable ABI; these are the ones a
+# user meets in practice, worded to say what to do.
+_VERIFY_ERRORS = {
+    2: "the issuer certificate could not be found",
+    7: "a certificate signature is invalid",
+    9: "the certificate is not yet valid (check the clocks)",
+    10: "the certificate has expired",
+    18: "the server's certificate is self-signed and not trusted "
+    "(pin it with pin_only=True, or pass its CA with ca_certs=)",
+    19: "the chain ends in a self-signed certificate that is not trusted "
+    "(pass that CA with ca_certs=)",
+    20: "the issuer is not in the trust store (pass the private CA with "
+    "ca_certs=, or have the server send its intermediate certificates)",
+    21: "the leaf certificate's issuer is not in the trust store "
+    "(pass the private CA with ca_certs=)",
+    22: "the certificate chain is too long",
+    23: "the certificate has been revoked",
+    24: "a CA certificate in the chain is not a valid CA",
+    26: "a certificate in the chain is not valid for TLS server use",
+    28: "the trust store does not trust this root for server authentication",
+}
+
+
+def describe_verify_error(code: int) -> str:
+    """Words for an OpenSSL X509_V_ERR code."""
+    return _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
+
+
+def spki_digest(cert: x509.Certificate) -> bytes:
+    """SHA-256 of *cert*'s DER SubjectPublicKeyInfo."""
+    return hashlib.sha256(
+        cert.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    ).digest()
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+class HandshakeVerifier:
+    """The per-connection state of one handshake's verification.
+
+    Args:
+        hostname: the name (or IP address) the certificate must be valid for.
+        port: the port connected to, for messages and reports.
+        pin_set: the pins that apply, ``None`` for an unpinned host that the
+            policy allows.
+        pin_only: accept any chain whose *leaf* key is pinned: no CA path, no
+            host name, no validity dates.
+        debug_ca_digest: SPKI digest of a development CA whose chains are
+            accepted without pins (with a warning).
+        served_chain: returns the certificates the server sent (for reports).
+        today: the date pin expiry is judged by (defaults to UTC today).
+    """
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        port: Optional[int],
+        pin_set: Optional[PinSet],
+        pin_only: bool = False,
+        debug_ca_digest: Optional[bytes] = None,
+        served_chain: Callable[[], Sequence[x509.Certificate]] = tuple,
+        today: Optional[datetime.date] = None,
+    ) -> None:
+        self.hostname = hostname
+        self.port = port
+        self.pin_set = pin_set
+        self.pin_only = pin_only
+        self.debug_ca_digest = debug_ca_digest
+        self._served_chain = served_chain
+        self._today = today
+        self._chain: dict[int, x509.Certificate] = {}
+        self.error: Optional[PinningError] = None
+        self.report: Optional[PinFailureReport] = None
+        self.accepted = False
+        self.matched_pin: Optional[Pin] = None
+        self.verified_chain: tuple[ChainCertificate, ...] = ()
+
+    # The signature OpenSSL's callback has, minus the Connection.
+    def on_certificate(
+        self, cert: x509.Certificate, error_code: int, depth: int, ok: int
+    ) -> bool:
+        """Judge one certificate; return whether the handshake may go on.
+
+        Never returns true for a certificate OpenSSL rejected (a true return
+        would override its verdict), except in pin-only mode, where the
+        leaf's key is the whole of the trust decision.
+        """
+        if self.pin_only:
+            return self._on_certificate_pin_only(cert, depth)
+        if not ok:
+            self.accepted = False
+            if self.error is None:
+                self.error = CertificateVerificationError(
+                    self.hostname,
+                    describe_verify_error(error_code),
+                    depth,
+                    _subject(cert),
+                )
+            return False
+        self._chain[depth] = cert
+        if depth != 0:
+            return True
+        return self._decide_at_leaf()
+
+    def _on_certificate_pin_only(self, cert: x509.Certificate, depth: int) -> bool:
+        if depth != 0:
+            # Only the leaf's key counts in this mode; what signed it does not.
+            return True
+        digest = spki_digest(cert)
+        entry = ChainCertificate(0, _subject(cert), str(Pin(digest)), cert)
+        self.verified_chain = (entry,)
+        assert self.pin_set is not None
+        if self.pin_set.matches(digest):
+            self.matched_pin = Pin(digest)
+            self.accepted = True
+            return True
+        self.accepted = False
+        self.error = PinMismatchError(
+            self.hostname, (entry,), [str(p) for p in self.pin_set.pins], self.port
+        )
+        self.report = self._report((cert,), enforced=True, expired=False)
+        raise self.error
+
+    def _decide_at_leaf(self) -> bool:
+        depths = sorted(self._chain)
+        if depths != list(range(len(depths))):
+            # A gap means the callback sequence is not the one OpenSSL's
+            # chain verification produces; refuse rather than guess.
+            self.error = CertificateVerificationError(
+                self.hostname, "the verified chain is incomplete"
+            )
+            return False
+        certs = tuple(self._chain[d] for d in depths)
+        digests = [spki_digest(c) for c in certs]
+        self.verified_chain = tuple(
+            ChainCertificate(d, _subject(c), str(Pin(digest)), c)
+            for d, (c, digest) in enumerate(zip(certs, digests))
+        )
+        self._check_hostname(certs[0])
+
+        if self.debug_ca_digest is not None and digests[-1] == self.debug_ca_digest:
+            logger.warning(
+                "debug_ca: accepting %s without checking pins because its "
+                "chain ends at the development CA %s; never ship this",
+                self.hostname,
+                _subject(certs[-1]),
+            )
+            self.accepted = True
+            return True
+
+        pin_set = self.pin_set
+        if pin_set is None:
+            self.accepted = True
+            return True
+        for digest in digests:
+            if pin_set.matches(digest):
+                self.matched_pin = Pin(digest)
+                pin_set.warn_if_no_offchain_backup(digests)
+                self.accepted = True
+                return True
+
+        expired = pin_set.warn_if_expired(self._today)
+        enforced = pin_set.is_enforced(self._today)
+        self.report = self._report(certs, enforced=enforced, expired=expired)
+        mismatch = PinMismatchError(
+            self.hostname,
+            self.verified_chain,
+            [str(p) for p in pin_set.pins],
+            self.port,
+        )
+        if enforced:
+            self.accepted = False
+            self.error = mismatch
+            raise mismatch
+        logger.warning(
+            "%s pin set: letting the connection proceed despite: %s",
+            "expired" if expired else "report-only",
+            mismatch,
+        )
+        self.accepted = True
+        return True
+
+    def _check_hostname(self, leaf: x509.Certificate) -> None:
+        address = as_ip_address(self.hostname)
+        try:
+            if address is not None:
+                verify_certificate_ip_address(leaf, address.compressed)
+            else:
+                verify_certificate_hostname(leaf, self.hostname)
+        except (VerificationError, CertificateError) as exc:
+            self.accepted = False
+            names = _names_in(leaf)
+            self.error = HostnameMismatchError(
+                self.hostname,
+                f"the certificate is not valid for {self.hostname!r}"
+                + (f"; it names {', '.join(names)}" if names else ""),
+                0,
+                _subject(leaf),
+            )
+            raise self.error from exc
+
+    def _report(
+        self,
+        verified: Sequence[x509.Certificate],
+        *,
+        enforced: bool,
+        expired: bool,
+    ) -> PinFailureReport:
+        try:
+            served = tuple(self._served_chain())
+        except Exception:  # the report must never break the verdict
+            served = ()
+        pin_set = self.pin_set
+        assert pin_set is not None
+        return PinFailureReport(
+            hostname=self.hostname,
+            port=self.port,
+            date_time=datetime.datetime.now(datetime.timezone.utc),
+            served_chain=served,
+            verified_chain=tuple(verified),
+            known_pins=tuple(str(p) for p in pin_set.pins),
+            enforced=enforced,
+            report_only=pin_set.report_only,
+            expired=expired,
+            expires=pin_set.expires,
+            noted_hostname=getattr(pin_set, "noted_hostname", None),
+            include_subdomains=False,
+        )
+
+
+def _names_in(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+    names += [str(a) for a in san.value.get_values_for_type(x509.IPAddress)]
+    return names
+
+
+__all__ += ["utc_today"]

@@ -1,0 +1,1 @@
+"""Transport: a socket-like object over a pyOpenSSL connection."""

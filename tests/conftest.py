@@ -1,0 +1,38 @@
+"""Fixtures shared by the whole suite: fresh PKI and real loopback servers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers.pki import Chain, make_chain
+from helpers.servers import WebSocketServer
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Chain:
+    """root -> intermediate -> leaf for localhost, 127.0.0.1 and ::1."""
+    return make_chain(tmp_path)
+
+
+@pytest.fixture
+def rogue_chain(tmp_path: Path) -> Chain:
+    """The same names, issued by a different root (an interceptor's)."""
+    return make_chain(tmp_path, name="rogue")
+
+
+@pytest.fixture
+def echo_server(chain: Chain) -> Iterator[WebSocketServer]:
+    server = WebSocketServer(chain.server_context())
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def _pinws_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="pinws")

@@ -1,0 +1,1 @@
+"""Test helpers: certificate authorities and real servers on loopback."""
