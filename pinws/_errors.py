@@ -12,6 +12,7 @@ The tree::
         └── UnpinnedHostError           the pin policy does not cover the host
     ValueError
     └── InvalidPinError                 a malformed pin or pin configuration
+        └── PinConfigError              a malformed pin configuration file
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "HostnameMismatchError",
     "InsecureRedirectError",
     "InvalidPinError",
+    "PinConfigError",
     "PinMismatchError",
     "PinningError",
     "TLSHandshakeError",
@@ -53,14 +55,37 @@ class InvalidPinError(ValueError):
     def __init__(self, pin: object, reason: str) -> None:
         self.pin = pin
         self.reason = reason
-        if pin is None:
-            message = reason
-        else:
-            message = f"invalid pin {pin!r}: {reason}"
+        message = reason if pin is None else f"invalid pin {pin!r}: {reason}"
         super().__init__(message)
 
 
-class PinningError(WebSocketException):  # type: ignore[misc]
+class PinConfigError(InvalidPinError):
+    """A pin configuration file is malformed.
+
+    Raised by :meth:`PinPolicy.from_file` and
+    :meth:`PinPolicy.from_android_nsc`; the message reads
+    ``"<file>: <key>: <problem>"``.
+
+    Attributes:
+        source: the file (or ``"<string>"`` for text).
+        key: where in the file: a dotted key path such as
+            ``pin_sets[2].expires``, or an element path such as
+            ``domain-config[1]/pin-set/pin[2]``; empty for the whole file.
+        problem: what is wrong there, and how to fix it.
+    """
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(None, f"{where}: {problem}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.source, self.key, self.problem))
+
+
+class PinningError(WebSocketException):
     """Base class of every connection pinws refuses.
 
     A subclass of :class:`websocket.WebSocketException`, so code written for

@@ -7,10 +7,10 @@ import ssl
 import warnings
 from pathlib import Path
 
+import pinws
 import pytest
 import trustme
 
-import pinws
 from helpers.pki import Chain, make_chain, unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, running
 from helpers.timing import WAIT
@@ -33,7 +33,10 @@ def test_each_chain_level_can_be_pinned(
 ) -> None:
     pin = getattr(chain, f"{which}_pin")
     ws = pinws.create_connection(
-        echo_server.url(), pins=[pin, unrelated_pin()], ca_certs=chain.ca_file, timeout=WAIT
+        echo_server.url(),
+        pins=[pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        timeout=WAIT,
     )
     try:
         ws.send("hello")
@@ -50,7 +53,10 @@ def test_wrong_pin_is_refused_and_the_server_sees_no_upgrade(
     wrong = unrelated_pin()
     with pytest.raises(pinws.PinMismatchError) as info:
         pinws.create_connection(
-            echo_server.url(), pins=[wrong, unrelated_pin()], ca_certs=chain.ca_file, timeout=WAIT
+            echo_server.url(),
+            pins=[wrong, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
         )
     error = info.value
     assert error.hostname == "localhost"
@@ -72,7 +78,9 @@ def test_rogue_ca_the_client_trusts_gets_zero_application_bytes(
     # The client trusts both roots, as a machine with a corporate proxy's
     # root installed would; only the pins tell the interceptor apart.
     bundle = tmp_path / "both.pem"
-    bundle.write_bytes(Path(chain.ca_file).read_bytes() + Path(rogue_chain.ca_file).read_bytes())
+    bundle.write_bytes(
+        Path(chain.ca_file).read_bytes() + Path(rogue_chain.ca_file).read_bytes()
+    )
     with running(EavesdropServer(rogue_chain.server_context())) as attacker:
         with pytest.raises(pinws.PinMismatchError):
             pinws.create_connection(
@@ -183,7 +191,9 @@ def test_names_and_addresses_verify(tmp_path: Path, host: str) -> None:
     good = make_chain(tmp_path)
     bind = "::1" if host == "::1" else "127.0.0.1"
     with running(WebSocketServer(good.server_context(), host=bind)) as server:
-        assert roundtrip(server.url(host), pins=good.pins, ca_certs=good.ca_file) == "ping"
+        assert (
+            roundtrip(server.url(host), pins=good.pins, ca_certs=good.ca_file) == "ping"
+        )
 
 
 def test_untrusted_root_fails_even_when_the_leaf_is_pinned(
@@ -191,7 +201,10 @@ def test_untrusted_root_fails_even_when_the_leaf_is_pinned(
 ) -> None:
     with pytest.raises(pinws.CertificateVerificationError, match="trust store"):
         pinws.create_connection(
-            echo_server.url(), pins=chain.pins, ca_certs=rogue_chain.ca_file, timeout=WAIT
+            echo_server.url(),
+            pins=chain.pins,
+            ca_certs=rogue_chain.ca_file,
+            timeout=WAIT,
         )
     assert echo_server.requests == []
 
@@ -209,7 +222,10 @@ def test_tls_12_and_13(
     context = chain.server_context(minimum=minimum, maximum=maximum)
     with running(WebSocketServer(context)) as server:
         ws = pinws.create_connection(
-            server.url(), pins=[chain.intermediate_pin, unrelated_pin()], ca_certs=chain.ca_file, timeout=WAIT
+            server.url(),
+            pins=[chain.intermediate_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
         )
         try:
             assert ws.sock.version() == expected
@@ -226,11 +242,13 @@ def test_tls_11_only_server_is_refused(chain: Chain) -> None:
         context.minimum_version = ssl.TLSVersion.TLSv1_1
         context.maximum_version = ssl.TLSVersion.TLSv1_1
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with running(WebSocketServer(context)) as server:
-        with pytest.raises(pinws.TLSHandshakeError):
-            pinws.create_connection(
-                server.url(), pins=chain.pins, ca_certs=chain.ca_file, timeout=WAIT
-            )
+    with (
+        running(WebSocketServer(context)) as server,
+        pytest.raises(pinws.TLSHandshakeError),
+    ):
+        pinws.create_connection(
+            server.url(), pins=chain.pins, ca_certs=chain.ca_file, timeout=WAIT
+        )
 
 
 def test_pin_only_accepts_a_self_signed_leaf_by_its_key(tmp_path: Path) -> None:
@@ -241,13 +259,19 @@ def test_pin_only_accepts_a_self_signed_leaf_by_its_key(tmp_path: Path) -> None:
     leaf_pin = pinws.spki_pin(leaf.cert_chain_pems[0].bytes())
     with running(WebSocketServer(context)) as server:
         # No CA given: the chain cannot verify, only the key can.
-        assert roundtrip(server.url(), pins=[leaf_pin, unrelated_pin()], pin_only=True) == "ping"
+        assert (
+            roundtrip(server.url(), pins=[leaf_pin, unrelated_pin()], pin_only=True)
+            == "ping"
+        )
         with pytest.raises(pinws.CertificateVerificationError):
             pinws.create_connection(server.url(), pins=[leaf_pin], timeout=WAIT)
         # Only the leaf counts: the issuing CA's pin is not enough.
         ca_pin = pinws.spki_pin(device_ca.cert_pem.bytes())
         with pytest.raises(pinws.PinMismatchError):
             pinws.create_connection(
-                server.url(), pins=[ca_pin, unrelated_pin()], pin_only=True, timeout=WAIT
+                server.url(),
+                pins=[ca_pin, unrelated_pin()],
+                pin_only=True,
+                timeout=WAIT,
             )
         assert len(server.requests) == 1

@@ -27,7 +27,7 @@ logger = logging.getLogger("pinws")
 CallbackExecutor = Callable[[Callable[[], None]], Any]
 
 
-class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
+class PinnedWebSocketApp(websocket.WebSocketApp):
     """A :class:`websocket.WebSocketApp` that talks only to pinned servers.
 
     Takes every argument of :class:`websocket.WebSocketApp` (``header``,
@@ -141,6 +141,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
         self,
         sockopt: Optional[list[tuple[Any, ...]]] = None,
         sslopt: Optional[dict[str, Any]] = None,
+        *args: Any,
         **kwargs: Any,
     ) -> bool:
         """Connect and run the event loop, as websocket-client's ``run_forever``.
@@ -151,6 +152,11 @@ class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
         Raises:
             ValueError: *sslopt* would weaken verification or is unknown.
         """
+        if args:
+            raise TypeError(
+                "run_forever takes sockopt and sslopt positionally; pass the "
+                "other options by keyword"
+            )
         self._closing.clear()
         return self._run(sockopt, sslopt, kwargs)
 
@@ -161,6 +167,10 @@ class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
         kwargs: dict[str, Any],
     ) -> bool:
         self._active_tls = self._base_tls.with_options(parse_sslopt(sslopt))
+        if kwargs.get("http_proxy_host") and kwargs.get("proxy_type") is None:
+            # run_forever passes proxy_type=None through, which
+            # websocket-client then rejects as an unknown proxy protocol.
+            kwargs["proxy_type"] = "http"
         self._runner = threading.get_ident()
         self._wake_pair = socket.socketpair()
         for end in self._wake_pair:
@@ -267,7 +277,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
         ping_timeout: Optional[float],
         dispatcher: Any = None,
         is_ssl: bool = False,
-        handleDisconnect: Optional[Callable[..., Any]] = None,  # noqa: N803
+        handleDisconnect: Optional[Callable[..., Any]] = None,
     ) -> Any:
         """The dispatcher run_forever reads with: pinws's, unless you gave one."""
         if dispatcher:
@@ -306,7 +316,14 @@ class PinnedWebSocketApp(websocket.WebSocketApp):  # type: ignore[misc]
             super()._callback(callback, *args)
             return
         run_stock = super()._callback
-        executor(lambda: run_stock(callback, *args))
+        try:
+            executor(lambda: run_stock(callback, *args))
+        except Exception:
+            # An executor that refuses (its event loop is gone, say) must not
+            # unwind run_forever past its teardown: the connection would be
+            # left open and on_close lost. websocket-client treats a failing
+            # callback the same way: log it and carry on.
+            logger.exception("callback_executor failed; %r was not run", callback)
 
     # -- sending (any thread) -------------------------------------------------
 

@@ -75,7 +75,7 @@ def build_tls_client(
     debug_ca: PathArgument,
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]],
     report_uri: Optional[str],
-    options: SSLOptions = SSLOptions(),
+    options: Optional[SSLOptions] = None,
 ) -> TLSClient:
     """Validate the pinning arguments and build the TLS client.
 
@@ -98,5 +98,5 @@ def build_tls_client(
         debug_ca=debug_ca,
         on_pin_failure=on_pin_failure,
         report_sink=sink,
-        options=options,
+        options=options or SSLOptions(),
     )

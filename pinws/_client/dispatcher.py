@@ -11,8 +11,9 @@ together are delivered without waiting for more traffic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
+from .._transport.socket import PinnedSocket
 from .._transport.wait import wait_for_fd
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class PinnedDispatcher:
         ws = app.sock
         if ws is None or ws.sock is None:
             return
-        conn = ws.sock
+        conn = cast(PinnedSocket, ws.sock)
         wake_fd = app._wake_fd()
         while app.keep_running and not app._closing.is_set():
             fd = conn.fileno()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import websocket
 from websocket import STATUS_NORMAL, WebSocketException
+from websocket._handshake import handshake_response
 
 from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
@@ -25,7 +26,7 @@ __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-class PinnedWebSocket(websocket.WebSocket):  # type: ignore[misc]
+class PinnedWebSocket(websocket.WebSocket):
     """A :class:`websocket.WebSocket` whose every connection is pinned.
 
     :func:`pinws.create_connection` returns one, connected. It takes all of
@@ -81,7 +82,7 @@ class PinnedWebSocket(websocket.WebSocket):  # type: ignore[misc]
         and class-level defaults only, so the instance's state carries over.
         """
         ws.__class__ = cls
-        pinned: PinnedWebSocket = ws
+        pinned = cast(PinnedWebSocket, ws)
         pinned._pinws_tls = tls
         return pinned
 
@@ -119,10 +120,13 @@ class PinnedWebSocket(websocket.WebSocket):  # type: ignore[misc]
                 prepared = None
             self.handshake_response = None
             try:
-                super().connect(url, redirect_limit=0, **hop_options)
+                super().connect(url, redirect_limit=0, **hop_options)  # type: ignore[no-untyped-call]
                 return
             except WebSocketException:
-                response = self.handshake_response
+                # Set by the handshake even when connect() then raised.
+                response: Optional[handshake_response] = getattr(
+                    self, "handshake_response", None
+                )
                 if response is None or response.status not in REDIRECT_STATUSES:
                     raise
                 url = redirect_target(url, response.headers.get("location"))
@@ -167,7 +171,7 @@ class PinnedWebSocket(websocket.WebSocket):  # type: ignore[misc]
         if self.sock is not None:
             # websocket-client returns early when a close frame has already
             # been sent; the socket must still be released.
-            self.shutdown()
+            self.shutdown()  # type: ignore[no-untyped-call]
 
     def is_ssl(self) -> bool:
         """Whether the connection is up (and so, TLS: it can be nothing else)."""

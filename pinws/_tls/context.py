@@ -12,7 +12,7 @@ import certifi
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
-from .._errors import PinningError, TLSHandshakeError
+from .._errors import TLSHandshakeError
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
@@ -45,9 +45,7 @@ def _load_debug_ca(path: PathLike) -> tuple[str, bytes]:
     try:
         cert = x509.load_pem_x509_certificate(data)
     except ValueError as exc:
-        raise ValueError(
-            f"debug_ca={text!r} is not a PEM certificate: {exc}"
-        ) from None
+        raise ValueError(f"debug_ca={text!r} is not a PEM certificate: {exc}") from None
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
         is_ca = constraints.value.ca
@@ -104,12 +102,13 @@ class TLSClient:
         debug_ca: Optional[PathLike] = None,
         on_pin_failure: Optional[ReportSink] = None,
         report_sink: Optional[ReportSink] = None,
-        options: SSLOptions = SSLOptions(),
+        options: Optional[SSLOptions] = None,
     ) -> None:
         self.policy = policy
         self.pin_only = bool(pin_only)
         self.on_pin_failure = on_pin_failure
         self.report_sink = report_sink
+        options = options or SSLOptions()
         self.options = options
         if ca_certs is not None and (options.ca_file or options.ca_path):
             raise ValueError(
@@ -137,11 +136,8 @@ class TLSClient:
 
     def with_options(self, options: SSLOptions) -> TLSClient:
         """This client with other ``sslopt`` options (itself if they change nothing)."""
-        if options == self.options or not (
-            options.shapes_context or self.options.shapes_context
-        ):
-            if options.server_hostname == self.options.server_hostname:
-                return self
+        if options == self.options:
+            return self
         clone = TLSClient.__new__(TLSClient)
         clone.__dict__.update(self.__dict__)
         clone.options = options
@@ -282,24 +278,27 @@ class TLSClient:
             pin_set=pin_set,
             pin_only=self.pin_only,
             debug_ca_digest=self._debug_ca_digest,
-            served_chain=lambda: connection.get_peer_cert_chain(as_cryptography=True)
-            or (),
+            served_chain=lambda: (
+                connection.get_peer_cert_chain(as_cryptography=True) or ()
+            ),
         )
         connection.set_app_data(verifier)
         connection.set_connect_state()
         pinned = PinnedSocket(connection, raw, timeout)
         try:
             pinned.do_handshake()
-        except PinningError:
+        except BaseException as exc:
+            # websocket-client's SOCKS path does not close the socket when
+            # wrap_socket raises; close it here for every path.
+            pinned.close()
             self._deliver_report(verifier)
+            if isinstance(exc, SSL.Error):
+                if verifier.error is not None:
+                    raise verifier.error from exc
+                raise TLSHandshakeError(
+                    f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
+                ) from exc
             raise
-        except SSL.Error as exc:
-            self._deliver_report(verifier)
-            if verifier.error is not None:
-                raise verifier.error from exc
-            raise TLSHandshakeError(
-                f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
-            ) from exc
         finally:
             connection.set_app_data(None)
         if not verifier.accepted:

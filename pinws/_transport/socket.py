@@ -222,7 +222,9 @@ class PinnedSocket:
             while offset < total:
                 chunk = view[offset : offset + WRITE_CHUNK]
                 if self._closed:
-                    raise WebSocketConnectionClosedException("socket is already closed.")
+                    raise WebSocketConnectionClosedException(
+                        "socket is already closed."
+                    )
                 with self._ssl_lock:
                     try:
                         offset += self._conn.send(chunk)
@@ -252,7 +254,9 @@ class PinnedSocket:
                     raise WebSocketTimeoutException("Connection timed out")
         return total
 
-    def sendall(self, data: Union[bytes, bytearray, memoryview], flags: int = 0) -> None:
+    def sendall(
+        self, data: Union[bytes, bytearray, memoryview], flags: int = 0
+    ) -> None:
         """Send all of *data*."""
         self.send(data)
 
@@ -360,4 +364,3 @@ class PinnedSocket:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
         return f"<PinnedSocket {state}>"
-

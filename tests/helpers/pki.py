@@ -8,9 +8,8 @@ import ssl
 from pathlib import Path
 from typing import Optional
 
-import trustme
-
 import pinws
+import trustme
 
 
 @dataclasses.dataclass

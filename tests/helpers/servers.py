@@ -223,7 +223,9 @@ class ConnectProxy:
         self._listener.close()
 
 
-def redirect_to(location: str, status: HTTPStatus = HTTPStatus.FOUND) -> Callable[..., Any]:
+def redirect_to(
+    location: str, status: HTTPStatus = HTTPStatus.FOUND
+) -> Callable[..., Any]:
     """A websockets process_request hook answering every upgrade with a redirect."""
 
     def process_request(connection: ServerConnection, request: Any) -> Any:

@@ -1,0 +1,65 @@
+"""The websocket-client internals pinws relies on, checked directly.
+
+pinws hooks websocket-client at a few seams instead of copying its code.
+Behaviour tests elsewhere exercise each seam end to end; these tests name
+them, so that an upstream change fails here, loudly, with the seam's name.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pinws
+import websocket
+
+
+def test_run_forever_creates_a_plain_websocket_and_assigns_app_sock() -> None:
+    # PinnedWebSocketApp.sock is a property whose setter upgrades the
+    # WebSocket run_forever builds into a PinnedWebSocket.
+    source = inspect.getsource(websocket.WebSocketApp.run_forever)
+    assert "self.sock = WebSocket(" in source
+
+
+def test_run_forever_reads_with_the_dispatcher_create_dispatcher_returns() -> None:
+    params = list(
+        inspect.signature(websocket.WebSocketApp.create_dispatcher).parameters
+    )
+    assert params[:3] == ["self", "ping_timeout", "dispatcher"]
+    source = inspect.getsource(websocket.WebSocketApp.run_forever)
+    assert "self.create_dispatcher(" in source
+    assert "dispatcher.read(" in source
+    assert "dispatcher.reconnect(" in source
+
+
+def test_websocket_sends_through_its_dispatcher() -> None:
+    source = inspect.getsource(websocket.WebSocket._send)
+    assert "self.dispatcher.send(" in source
+
+
+def test_callbacks_go_through_underscore_callback() -> None:
+    assert callable(websocket.WebSocketApp._callback)
+    source = inspect.getsource(websocket.WebSocketApp.run_forever)
+    assert "self._callback(self.on_open)" in source
+    assert "self._callback(self.on_error, e)" in source
+
+
+def test_connect_supports_redirect_limit_and_keeps_the_redirect_response() -> None:
+    source = inspect.getsource(websocket.WebSocket.connect)
+    assert 'options.pop("redirect_limit"' in source
+    assert "self.handshake_response = handshake(" in source
+
+
+def test_ssl_socket_calls_the_context_wrap_socket_with_server_hostname() -> None:
+    from websocket import _http
+
+    source = inspect.getsource(_http._wrap_sni_socket)
+    assert 'sslopt.get("context"' in source
+    assert "context.wrap_socket(" in source
+    assert "server_hostname=hostname" in source
+
+
+def test_close_shuts_down_through_the_socket_private_closed_flag() -> None:
+    # WebSocket.shutdown() reads sock._closed, which PinnedSocket provides.
+    source = inspect.getsource(websocket.WebSocket.shutdown)
+    assert "_closed" in source
+    assert hasattr(pinws.PinnedSocket, "close")
