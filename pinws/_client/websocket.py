@@ -121,16 +121,29 @@ class PinnedWebSocket(websocket.WebSocket):
             self.handshake_response = None
             try:
                 super().connect(url, redirect_limit=0, **hop_options)  # type: ignore[no-untyped-call]
-                return
             except WebSocketException:
-                # Set by the handshake even when connect() then raised.
-                response: Optional[handshake_response] = getattr(
-                    self, "handshake_response", None
-                )
-                if response is None or response.status not in REDIRECT_STATUSES:
+                # The handshake sets handshake_response even when connect()
+                # then raises for the redirect it may not follow.
+                response = self._redirect_response()
+                if response is None:
                     raise
-                url = redirect_target(url, response.headers.get("location"))
+            else:
+                response = self._redirect_response()
+                if response is None:
+                    return
+                # websocket-client before 1.9.1 returns "connected" from a
+                # redirect it did not follow; that socket must not be used.
+                self.shutdown()  # type: ignore[no-untyped-call]
+            url = redirect_target(url, response.headers.get("location"))
         raise InsecureRedirectError(url, "too many redirects")
+
+    def _redirect_response(self) -> Optional[handshake_response]:
+        response: Optional[handshake_response] = getattr(
+            self, "handshake_response", None
+        )
+        if response is not None and response.status in REDIRECT_STATUSES:
+            return response
+        return None
 
     @staticmethod
     def _wrap_prepared(
@@ -166,8 +179,9 @@ class PinnedWebSocket(websocket.WebSocket):
             reason = request.get("reason", reason)
             timeout = request.get("timeout", timeout)
         super().close(status, reason, timeout)
-        if self._pinws_on_closed is not None and self.close_frame is not None:
-            self._pinws_on_closed(self.close_frame)
+        close_frame = getattr(self, "close_frame", None)  # websocket-client >= 1.9.1
+        if self._pinws_on_closed is not None and close_frame is not None:
+            self._pinws_on_closed(close_frame)
         if self.sock is not None:
             # websocket-client returns early when a close frame has already
             # been sent; the socket must still be released.
