@@ -275,3 +275,51 @@ def test_pin_only_accepts_a_self_signed_leaf_by_its_key(tmp_path: Path) -> None:
                 timeout=WAIT,
             )
         assert len(server.requests) == 1
+
+
+def test_handshake_timeout_against_a_server_that_never_speaks_tls() -> None:
+    import socket
+    import time
+
+    import websocket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            pinws.create_connection(
+                f"wss://localhost:{port}/",
+                pins=[unrelated_pin(), unrelated_pin()],
+                timeout=0.3,
+            )
+        assert time.monotonic() - started < WAIT
+    finally:
+        listener.close()
+
+
+def test_client_certificate_from_sslopt(tmp_path: Path, chain: Chain) -> None:
+    import websocket
+
+    client_cert = chain.intermediate.issue_cert("client@example.test")
+    cert_file = tmp_path / "client.pem"
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    context = chain.server_context()
+    context.verify_mode = ssl.CERT_REQUIRED
+    chain.root.configure_trust(context)
+    with running(WebSocketServer(context)) as server:
+        assert (
+            roundtrip(
+                server.url(),
+                pins=[chain.intermediate_pin, unrelated_pin()],
+                ca_certs=chain.ca_file,
+                sslopt={"certfile": str(cert_file)},
+            )
+            == "ping"
+        )
+        with pytest.raises((websocket.WebSocketException, OSError)):
+            roundtrip(
+                server.url(),
+                pins=[chain.intermediate_pin, unrelated_pin()],
+                ca_certs=chain.ca_file,
+            )
