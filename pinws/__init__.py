@@ -18,6 +18,7 @@ from ._errors import (
     HostnameMismatchError,
     InsecureRedirectError,
     InvalidPinError,
+    PinConfigError,
     PinMismatchError,
     PinningError,
     TLSHandshakeError,
@@ -25,7 +26,7 @@ from ._errors import (
 )
 from ._pins.pin import Pin, spki_pin
 from ._pins.pinset import PinSet
-from ._pins.policy import PinPolicy
+from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
 from ._transport.socket import PinnedSocket
 from ._version import __version__
@@ -37,6 +38,7 @@ __all__ = [
     "InsecureRedirectError",
     "InvalidPinError",
     "Pin",
+    "PinConfigError",
     "PinFailureReport",
     "PinMismatchError",
     "PinPolicy",
@@ -45,6 +47,7 @@ __all__ = [
     "PinnedWebSocket",
     "PinnedWebSocketApp",
     "PinningError",
+    "PolicyMatch",
     "TLSHandshakeError",
     "UnpinnedHostError",
     "__version__",

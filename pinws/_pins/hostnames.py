@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Optional, Union
 
 import idna
 
-__all__ = ["as_ip_address", "normalize_hostname"]
+__all__ = ["as_ip_address", "check_dns_name", "normalize_hostname"]
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+# Letters, digits and hyphens (RFC 1123), plus the underscore that real
+# host names carry often enough (SRV-style and some internal names).
+_LABEL_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
+_MAX_LABEL = 63
+_MAX_NAME = 253
 
 
 def as_ip_address(host: str) -> Optional[IPAddress]:
@@ -47,6 +54,45 @@ def normalize_hostname(host: str) -> str:
     if name.isascii():
         return name.lower()
     try:
-        return idna.encode(name, uts46=True).decode("ascii").lower()
+        encoded = idna.encode(name, uts46=True).decode("ascii").lower()
     except idna.IDNAError as exc:
-        raise ValueError(f"{host!r} is not a valid internationalised name: {exc}")
+        raise ValueError(
+            f"{host!r} is not a valid internationalised name: {exc}"
+        ) from None
+    # UTS #46 maps ideographic full stops to ".", which can leave a
+    # trailing dot that the strip above could not see yet.
+    return encoded.rstrip(".")
+
+
+def check_dns_name(name: str) -> None:
+    """Check that a *normalised* name is a syntactically valid DNS name.
+
+    Raises:
+        ValueError: naming the offending label and what is wrong with it.
+    """
+    if len(name) > _MAX_NAME:
+        raise ValueError(
+            f"{name!r} is {len(name)} characters long; a DNS name has at most "
+            f"{_MAX_NAME}"
+        )
+    labels = name.split(".")
+    for label in labels:
+        if not label:
+            raise ValueError(f"{name!r} has an empty label ('..')")
+        if len(label) > _MAX_LABEL:
+            raise ValueError(
+                f"the label {label!r} of {name!r} is {len(label)} characters "
+                f"long; a DNS label has at most {_MAX_LABEL}"
+            )
+        if not _LABEL_RE.match(label):
+            raise ValueError(
+                f"the label {label!r} of {name!r} may hold only letters, digits, "
+                "'-' and '_', and may not start or end with '-'"
+            )
+    if labels[-1].isdigit():
+        # No top-level domain is all digits (RFC 3696 section 2), so this is
+        # an IP address written in a form ipaddress rejects, or a typo.
+        raise ValueError(
+            f"{name!r} ends in the all-numeric label {labels[-1]!r}, which no "
+            "DNS name does; write IP addresses in full (e.g. 127.0.0.1)"
+        )

@@ -41,6 +41,14 @@ class PinSet:
     Raises:
         InvalidPinError: a pin is malformed, the set is empty, *expires* is
             not a date, or *require_backup* is set and there is no backup pin.
+
+    A set of fewer than two pins logs a warning when it is built; a set
+    whose every pin is a key of the chain a server presents (so no backup
+    key is kept off that chain) logs one at the first such connection --
+    the two ways pinning locks users out when a key must change.
+
+    Two sets are equal when they hold the same pins (in any order) with the
+    same options.
     """
 
     __slots__ = (
@@ -73,7 +81,9 @@ class PinSet:
         if expires is not None and not isinstance(expires, datetime.date):
             raise InvalidPinError(
                 None,
-                f"expires must be a datetime.date or None, not {type(expires).__name__}",
+                "expires must be a datetime.date or None, not "
+                f"{type(expires).__name__} {expires!r} (e.g. "
+                "expires=datetime.date(2027, 6, 30))",
             )
         self.expires = expires
         self.report_only = bool(report_only)
@@ -167,11 +177,11 @@ class PinSet:
         if not isinstance(other, PinSet):
             return NotImplemented
         return (
-            self._pins == other._pins
+            self._digests == other._digests
             and self.expires == other.expires
             and self.report_only == other.report_only
             and self.require_backup == other.require_backup
         )
 
     def __hash__(self) -> int:
-        return hash((self._pins, self.expires, self.report_only))
+        return hash((self._digests, self.expires, self.report_only))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, Union
 
 from .._errors import InvalidPinError, UnpinnedHostError
-from .hostnames import as_ip_address, normalize_hostname
+from .hostnames import as_ip_address, check_dns_name, normalize_hostname
 from .pin import Pin
 from .pinset import PinSet, PinsInput
 
 if TYPE_CHECKING:
     import os
 
-__all__ = ["HostPattern", "PinPolicy", "PinsArgument", "as_policy"]
+__all__ = ["HostPattern", "PinPolicy", "PinsArgument", "PolicyMatch", "as_policy"]
 
 
 class HostPattern:
@@ -21,9 +22,9 @@ class HostPattern:
 
     ``example.com`` matches that name; ``*.example.com`` exactly one label
     below it (not the name itself, not two labels down); ``**.example.com``
-    the name itself and any depth below. IP addresses match exactly.
-    Matching ignores case and a trailing dot; names are compared as IDNA
-    A-labels.
+    the name itself and any depth below. IP addresses match exactly, and
+    only exactly: no wildcard pattern ever matches an IP address. Matching
+    ignores case and a trailing dot; names are compared as IDNA A-labels.
 
     Raises:
         InvalidPinError: the pattern is malformed.
@@ -40,8 +41,8 @@ class HostPattern:
             raise InvalidPinError(
                 text, f"a host pattern must be a string, not {type(text).__name__}"
             )
-        self.text = text
-        stripped = text.strip()
+        self.text = text.strip()
+        stripped = self.text
         if stripped.startswith("**."):
             self.kind, rest = self.ANY_DEPTH, stripped[3:]
         elif stripped.startswith("*."):
@@ -58,10 +59,16 @@ class HostPattern:
             self.base = normalize_hostname(rest)
         except ValueError as exc:
             raise InvalidPinError(text, f"bad host pattern: {exc}") from None
-        if self.kind != self.EXACT and as_ip_address(self.base) is not None:
-            raise InvalidPinError(
-                text, "bad host pattern: IP addresses take no wildcard"
-            )
+        if as_ip_address(self.base) is not None:
+            if self.kind != self.EXACT:
+                raise InvalidPinError(
+                    text, "bad host pattern: IP addresses take no wildcard"
+                )
+            return
+        try:
+            check_dns_name(self.base)
+        except ValueError as exc:
+            raise InvalidPinError(text, f"bad host pattern: {exc}") from None
 
     @property
     def label_count(self) -> int:
@@ -69,10 +76,17 @@ class HostPattern:
         labels = self.base.count(".") + 1
         return labels if self.kind == self.EXACT else labels + 1
 
+    @property
+    def include_subdomains(self) -> bool:
+        """Whether the pattern covers names below :attr:`base`."""
+        return self.kind != self.EXACT
+
     def matches(self, hostname: str) -> bool:
         """Whether the *normalised* host name *hostname* matches."""
         if self.kind == self.EXACT:
             return hostname == self.base
+        if as_ip_address(hostname) is not None:
+            return False
         if self.kind == self.ANY_DEPTH:
             return hostname == self.base or hostname.endswith("." + self.base)
         if not hostname.endswith("." + self.base):
@@ -86,8 +100,40 @@ class HostPattern:
         single = 1 if self.kind != self.ANY_DEPTH else 0
         return (exact, self.label_count, single)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two patterns the same: their kind and normalised name."""
+        return (self.kind, self.base)
+
     def __repr__(self) -> str:
         return f"HostPattern({self.text!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyMatch:
+    """The rule of a :class:`PinPolicy` that applies to one host.
+
+    Returned by :meth:`PinPolicy.match`; failure reports take their
+    ``noted-hostname`` and ``include-subdomains`` from it.
+
+    Attributes:
+        pin_set: the pin set that applies.
+        pattern: the host pattern as written in the policy, or ``None`` when
+            the pin set applies to every host (``pins=`` given as a list or a
+            :class:`PinSet`).
+        noted_hostname: the name the pattern is anchored at
+            (``example.com`` for ``**.example.com``), ``None`` for a pin set
+            that applies to every host.
+        include_subdomains: whether the pattern covers names below
+            *noted_hostname* (``*.`` and ``**.`` patterns).
+
+    .. versionadded:: 0.1
+    """
+
+    pin_set: PinSet
+    pattern: Optional[str] = None
+    noted_hostname: Optional[str] = None
+    include_subdomains: bool = False
 
 
 class PinPolicy:
@@ -106,6 +152,9 @@ class PinPolicy:
     Raises:
         InvalidPinError: a pattern or pin set is malformed, or two patterns
             are the same.
+
+    Two policies are equal when they map the same patterns to equal pin sets
+    and agree on *allow_unpinned*.
     """
 
     def __init__(
@@ -122,13 +171,20 @@ class PinPolicy:
         seen: dict[tuple[str, str], str] = {}
         for text, value in rules.items():
             pattern = HostPattern(text)
-            key = (pattern.kind, pattern.base)
-            if key in seen:
+            if pattern.key in seen:
                 raise InvalidPinError(
-                    text, f"host pattern is the same as {seen[key]!r}"
+                    text, f"host pattern is the same as {seen[pattern.key]!r}"
                 )
-            seen[key] = text
-            pin_set = value if isinstance(value, PinSet) else PinSet(value)
+            seen[pattern.key] = text
+            if isinstance(value, PinSet):
+                pin_set = value
+            else:
+                try:
+                    pin_set = PinSet(value)
+                except InvalidPinError as exc:
+                    raise InvalidPinError(
+                        exc.pin, f"{exc.reason} (pins for host pattern {text!r})"
+                    ) from None
             entries.append((pattern, pin_set))
         if not entries and not allow_unpinned:
             raise InvalidPinError(
@@ -136,31 +192,79 @@ class PinPolicy:
                 "the pin policy has no host patterns and does not allow "
                 "unpinned hosts, so it would refuse every connection",
             )
-        entries.sort(key=lambda entry: entry[0].specificity(), reverse=True)
-        self._entries = tuple(entries)
-        self.allow_unpinned = bool(allow_unpinned)
+        self._given = tuple(entries)
+        self._entries = tuple(
+            sorted(entries, key=lambda entry: entry[0].specificity(), reverse=True)
+        )
         self._exact = {
-            pattern.base: pin_set
+            pattern.base: (pattern, pin_set)
             for pattern, pin_set in entries
             if pattern.kind == HostPattern.EXACT
         }
+        self.allow_unpinned = bool(allow_unpinned)
+        self._everywhere: Optional[PinSet] = None
 
     @classmethod
     def for_all_hosts(cls, pin_set: PinSet) -> PinPolicy:
-        """A policy applying one pin set to every host."""
-        policy = cls.__new__(cls)
-        policy._entries = ()
-        policy._exact = {}
+        """A policy applying one pin set to every host.
+
+        This is what ``pins=`` given as a list or a :class:`PinSet` means.
+        """
+        if not isinstance(pin_set, PinSet):
+            raise InvalidPinError(
+                pin_set, f"expected a PinSet, not {type(pin_set).__name__}"
+            )
+        policy = cls({}, allow_unpinned=True)
         policy.allow_unpinned = False
         policy._everywhere = pin_set
         return policy
 
-    _everywhere: Optional[PinSet] = None
+    @property
+    def applies_to_every_host(self) -> bool:
+        """Whether one pin set covers every host (no host patterns)."""
+        return self._everywhere is not None
 
     @property
     def rules(self) -> tuple[tuple[str, PinSet], ...]:
         """The (pattern, pin set) pairs, most specific first."""
         return tuple((pattern.text, pin_set) for pattern, pin_set in self._entries)
+
+    def match(self, host: str) -> Optional[PolicyMatch]:
+        """The rule that applies to *host*: its pin set and its pattern.
+
+        Returns:
+            the most specific matching rule, or ``None`` if no pattern
+            matches and the policy allows unpinned hosts.
+
+        Raises:
+            UnpinnedHostError: no pattern matches and unpinned hosts are not
+                allowed.
+        """
+        if self._everywhere is not None:
+            return PolicyMatch(self._everywhere)
+        try:
+            name = normalize_hostname(host)
+        except ValueError:
+            # Not a name any pattern could match; falls through to the
+            # policy's default (refusal unless unpinned hosts are allowed).
+            name = None
+        found = self._exact.get(name) if name is not None else None
+        if found is None and name is not None:
+            for pattern, pin_set in self._entries:
+                if pattern.matches(name):
+                    found = (pattern, pin_set)
+                    break
+        if found is not None:
+            pattern, pin_set = found
+            return PolicyMatch(
+                pin_set,
+                pattern=pattern.text,
+                noted_hostname=pattern.base,
+                include_subdomains=pattern.include_subdomains,
+            )
+        if self.allow_unpinned:
+            return None
+        raise UnpinnedHostError(host)
 
     def pin_set_for(self, host: str) -> Optional[PinSet]:
         """The pin set that applies to *host*.
@@ -173,27 +277,28 @@ class PinPolicy:
             UnpinnedHostError: no pattern matches and unpinned hosts are not
                 allowed.
         """
-        if self._everywhere is not None:
-            return self._everywhere
-        try:
-            name = normalize_hostname(host)
-        except ValueError:
-            name = host
-        found = self._exact.get(name)
-        if found is not None:
-            return found
-        for pattern, pin_set in self._entries:
-            if pattern.matches(name):
-                return pin_set
-        if self.allow_unpinned:
-            return None
-        raise UnpinnedHostError(host)
+        found = self.match(host)
+        return found.pin_set if found is not None else None
 
     def pin_sets(self) -> tuple[PinSet, ...]:
-        """Every pin set of the policy."""
+        """Every distinct pin set of the policy, in the order given."""
         if self._everywhere is not None:
             return (self._everywhere,)
-        return tuple(pin_set for _, pin_set in self._entries)
+        unique: dict[int, PinSet] = {}
+        for _, pin_set in self._given:
+            unique.setdefault(id(pin_set), pin_set)
+        return tuple(unique.values())
+
+    def groups(self) -> tuple[tuple[tuple[str, ...], PinSet], ...]:
+        """The patterns sharing each pin set, in the order given.
+
+        Patterns mapped to the same :class:`PinSet` object form one group,
+        as one ``[[pin_sets]]`` entry of a configuration file does.
+        """
+        grouped: dict[int, tuple[list[str], PinSet]] = {}
+        for pattern, pin_set in self._given:
+            grouped.setdefault(id(pin_set), ([], pin_set))[0].append(pattern.text)
+        return tuple((tuple(texts), pin_set) for texts, pin_set in grouped.values())
 
     @classmethod
     def from_file(cls, path: Union[str, os.PathLike[str]]) -> PinPolicy:
@@ -202,8 +307,8 @@ class PinPolicy:
         See :doc:`/policy` for the schema.
 
         Raises:
-            InvalidPinError: the file is malformed; the message names the key
-                and the problem.
+            PinConfigError: the file is malformed; the message (and the
+                error's attributes) name the file, the key and the problem.
             OSError: the file cannot be read.
         """
         from .config import load_policy_file
@@ -218,19 +323,69 @@ class PinPolicy:
     ) -> PinPolicy:
         """Load the ``<pin-set>`` entries of an Android network security config.
 
-        Each ``<domain-config>`` with a ``<pin-set>`` becomes a rule
-        (``includeSubdomains="true"`` makes it ``**.domain``; the pin set's
-        ``expiration`` becomes ``expires``). Hosts it does not cover follow
-        *allow_unpinned*.
+        Each ``<domain>`` of a ``<domain-config>`` with a ``<pin-set>`` (its
+        own or its enclosing ``<domain-config>``'s) becomes a rule:
+        ``includeSubdomains="true"`` makes it ``**.domain``. Android stops
+        enforcing pins *on* the ``expiration`` date, so ``expires`` is the
+        day before. Hosts the file does not pin follow *allow_unpinned*.
+        See :doc:`/policy`.
 
         Raises:
-            InvalidPinError: the file is malformed or uses an unsupported
-                digest.
+            PinConfigError: the file is malformed or uses an unsupported
+                digest; the message names the element and the problem.
             OSError: the file cannot be read.
         """
         from .config import load_android_nsc
 
         return load_android_nsc(path, allow_unpinned=allow_unpinned)
+
+    def to_toml(self) -> str:
+        """This policy as TOML text that :meth:`from_file` reads back.
+
+        Raises:
+            ValueError: the policy applies one pin set to every host, which
+                a file of host patterns cannot express.
+        """
+        from .config import dump_toml
+
+        return dump_toml(self)
+
+    def to_json(self) -> str:
+        """This policy as JSON text that :meth:`from_file` reads back.
+
+        Raises:
+            ValueError: as :meth:`to_toml`.
+        """
+        from .config import dump_json
+
+        return dump_json(self)
+
+    def to_android_nsc(self) -> str:
+        """This policy as an Android ``network_security_config.xml``.
+
+        :meth:`from_android_nsc` reads it back (``allow_unpinned`` is an
+        argument there, not part of the file).
+
+        Raises:
+            ValueError: the policy uses what Android cannot express: a
+                ``*.`` pattern, a report-only pin set, or one pin set for
+                every host.
+        """
+        from .config import dump_android_nsc
+
+        return dump_android_nsc(self)
+
+    def _comparable(self) -> tuple[object, ...]:
+        rules = frozenset((pattern.key, pin_set) for pattern, pin_set in self._given)
+        return (self.allow_unpinned, self._everywhere, rules)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PinPolicy):
+            return NotImplemented
+        return self._comparable() == other._comparable()
+
+    def __hash__(self) -> int:
+        return hash(self._comparable())
 
     def __repr__(self) -> str:
         if self._everywhere is not None:

@@ -42,9 +42,13 @@ class PinFailureReport:
         report_only: whether the pin set is report-only.
         expired: whether the pin set has expired (so was not enforced).
         expires: the pin set's expiry date, if any.
-        noted_hostname: the host pattern whose pin set applied (the host name
-            itself for a plain pin list).
-        include_subdomains: whether that pattern covers subdomains.
+        noted_hostname: the name the matching host pattern is anchored at
+            (``example.com`` for ``**.example.com``); ``None`` for a pin set
+            that applies to every host, reported as the host name itself.
+        include_subdomains: whether that pattern covers subdomains (``*.``
+            and ``**.`` patterns).
+        host_pattern: the matching host pattern as written in the policy,
+            ``None`` for a pin set that applies to every host.
     """
 
     hostname: str
@@ -59,12 +63,16 @@ class PinFailureReport:
     expires: Optional[datetime.date] = None
     noted_hostname: Optional[str] = None
     include_subdomains: bool = False
+    host_pattern: Optional[str] = None
 
     def as_dict(self) -> dict[str, Any]:
         """The RFC 7469 section 3 report as a dictionary.
 
-        Besides the RFC's members it carries ``"enforced"``, ``"report-only"``
-        and ``"expired"``, which report collectors ignore if unknown.
+        Besides the RFC's members it carries ``"enforced"``, ``"report-only"``,
+        ``"expired"`` and (for a policy rule) ``"host-pattern"``, which
+        report collectors ignore if unknown. ``"effective-expiration-date"``
+        is the end (UTC) of the pin set's last enforced day, present only
+        when the set has an expiry.
         """
         report: dict[str, Any] = {
             "date-time": _rfc3339(self.date_time),
@@ -81,6 +89,8 @@ class PinFailureReport:
             "report-only": self.report_only,
             "expired": self.expired,
         }
+        if self.host_pattern is not None:
+            report["host-pattern"] = self.host_pattern
         if self.expires is not None:
             end_of_day = datetime.datetime.combine(
                 self.expires, datetime.time(23, 59, 59), datetime.timezone.utc

@@ -18,18 +18,21 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import ClassVar, Optional, Union
+from email.message import Message as HTTPMessage
+from typing import IO, ClassVar, Optional, Union
 from urllib.parse import urlsplit
 
 import certifi
 
 from .report import PinFailureReport
 
-__all__ = ["ReportSender"]
+__all__ = ["DEDUPLICATION_SECONDS", "MAX_IN_FLIGHT", "ReportSender"]
 
 logger = logging.getLogger("pinws")
 
 DEDUPLICATION_SECONDS = 24 * 60 * 60
+#: Reports one sender may have on their way at once; more are dropped.
+MAX_IN_FLIGHT = 4
 
 
 class ReportSender:
@@ -42,8 +45,11 @@ class ReportSender:
         timeout: seconds the POST may take.
 
     Raises:
-        ValueError: *uri* is not an ``https://`` URL, or *ca_certs* does not
-            exist.
+        ValueError: *uri* is not an ``https://`` URL, *ca_certs* does not
+            exist, or *timeout* is not a positive number.
+
+    The POST never follows a redirect, and uses the proxy that the
+    ``https_proxy`` environment variable names, if any.
     """
 
     # Per process, as RFC 7469 and TrustKit de-duplicate: one table shared by
@@ -66,8 +72,12 @@ class ReportSender:
                 f"report_uri={uri!r} must be an https:// URL: reports carry "
                 "certificate chains and are only sent over verified TLS"
             )
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ValueError(f"timeout must be a number of seconds, not {timeout!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, not {timeout!r}")
         self.uri = uri
-        self.timeout = timeout
+        self.timeout = float(timeout)
         location = os.fspath(ca_certs) if ca_certs is not None else certifi.where()
         if not os.path.exists(location):
             raise ValueError(f"ca_certs={location!r}: no such file or directory")
@@ -75,6 +85,10 @@ class ReportSender:
             self._ssl_context = ssl.create_default_context(capath=location)
         else:
             self._ssl_context = ssl.create_default_context(cafile=location)
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self._ssl_context), _NoRedirects()
+        )
+        self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
 
     def _deduplication_key(self, report: PinFailureReport) -> str:
         body = report.as_dict()
@@ -86,8 +100,10 @@ class ReportSender:
         """Queue *report* for sending; return the sending thread.
 
         Returns ``None`` (and sends nothing) when an identical report went to
-        this URI in the last 24 hours. Never blocks and never raises for
-        network problems: those are logged.
+        this URI in the last 24 hours, or when :data:`MAX_IN_FLIGHT` reports
+        are already on their way (a collector that hangs must not pile up
+        threads). Never blocks and never raises for network problems: those
+        are logged.
         """
         key = self._deduplication_key(report)
         now = time.monotonic()
@@ -96,20 +112,35 @@ class ReportSender:
             if sent_at is not None and now - sent_at < DEDUPLICATION_SECONDS:
                 logger.debug("pin failure report already sent in the last 24h")
                 return None
-            self._recently_sent[key] = now
             for old_key, moment in list(self._recently_sent.items()):
                 if now - moment >= DEDUPLICATION_SECONDS:
                     del self._recently_sent[old_key]
+            if not self._in_flight.acquire(blocking=False):
+                logger.warning(
+                    "dropping a pin failure report for %s: %d reports to %s "
+                    "are still being sent",
+                    report.hostname,
+                    MAX_IN_FLIGHT,
+                    self.uri,
+                )
+                return None
+            self._recently_sent[key] = now
         thread = threading.Thread(
             target=self._post,
             args=(report.to_json().encode("utf-8"),),
             name="pinws-report",
             daemon=True,
         )
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:
+            self._in_flight.release()
+            logger.warning("could not start a thread to send a pin failure report")
+            return None
         return thread
 
     def __call__(self, report: PinFailureReport) -> None:
+        """Send *report*, as :meth:`submit` (a ``report_sink`` callable)."""
         self.submit(report)
 
     def _post(self, body: bytes) -> None:
@@ -120,10 +151,25 @@ class ReportSender:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(  # noqa: S310 - https only, checked above
-                request, timeout=self.timeout, context=self._ssl_context
-            ) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 response.read()
             logger.debug("pin failure report sent to %s", self.uri)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             logger.warning("could not send pin failure report to %s: %s", self.uri, exc)
+        finally:
+            self._in_flight.release()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: a report goes to the configured URI or nowhere."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> Optional[urllib.request.Request]:
+        return None

@@ -260,7 +260,8 @@ class TLSClient:
             websocket.WebSocketTimeoutException: the handshake timed out.
         """
         host = server_hostname.strip("[]")
-        pin_set: Optional[PinSet] = self.policy.pin_set_for(host)
+        match = self.policy.match(host)
+        pin_set: Optional[PinSet] = match.pin_set if match is not None else None
         if self.pin_only and pin_set is None:
             raise TLSHandshakeError(
                 f"pin_only=True needs pins for {host}, and the policy has none"
@@ -281,6 +282,7 @@ class TLSClient:
             served_chain=lambda: (
                 connection.get_peer_cert_chain(as_cryptography=True) or ()
             ),
+            match=match,
         )
         connection.set_app_data(verifier)
         connection.set_connect_state()

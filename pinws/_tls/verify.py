@@ -34,6 +34,7 @@ from .._errors import (
 from .._pins.hostnames import as_ip_address
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet, utc_today
+from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
 
 __all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
@@ -96,6 +97,8 @@ class HandshakeVerifier:
             accepted without pins (with a warning).
         served_chain: returns the certificates the server sent (for reports).
         today: the date pin expiry is judged by (defaults to UTC today).
+        match: the policy rule *pin_set* came from, for the reports'
+            noted host name and include-subdomains.
     """
 
     def __init__(
@@ -108,8 +111,10 @@ class HandshakeVerifier:
         debug_ca_digest: Optional[bytes] = None,
         served_chain: Callable[[], Sequence[x509.Certificate]] = tuple,
         today: Optional[datetime.date] = None,
+        match: Optional[PolicyMatch] = None,
     ) -> None:
         self.hostname = hostname
+        self.match = match
         self.port = port
         self.pin_set = pin_set
         self.pin_only = pin_only
@@ -260,6 +265,7 @@ class HandshakeVerifier:
             served = ()
         pin_set = self.pin_set
         assert pin_set is not None
+        match = self.match
         return PinFailureReport(
             hostname=self.hostname,
             port=self.port,
@@ -271,8 +277,9 @@ class HandshakeVerifier:
             report_only=pin_set.report_only,
             expired=expired,
             expires=pin_set.expires,
-            noted_hostname=getattr(pin_set, "noted_hostname", None),
-            include_subdomains=False,
+            noted_hostname=match.noted_hostname if match else None,
+            include_subdomains=match.include_subdomains if match else False,
+            host_pattern=match.pattern if match else None,
         )
 
 
