@@ -384,3 +384,126 @@ def test_start_twice_is_an_error(chain: Chain, echo_server: WebSocketServer) -> 
     finally:
         app.close()
         assert app.join(WAIT)
+
+
+def test_ping_interval_and_timeout_work_over_the_pinned_socket(
+    chain: Chain, echo_server: WebSocketServer
+) -> None:
+    pongs = threading.Semaphore(0)
+    app = pinws.PinnedWebSocketApp(
+        echo_server.url(),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        on_pong=lambda app, data: pongs.release(),
+    )
+    app.start(ping_interval=0.05, ping_timeout=0.04, ping_payload="are you there")
+    try:
+        for _ in range(3):
+            assert pongs.acquire(timeout=WAIT)
+    finally:
+        app.close()
+        assert app.join(WAIT)
+
+
+def test_headers_cookies_and_subprotocols_reach_the_server(
+    chain: Chain, echo_server: WebSocketServer
+) -> None:
+    opened = threading.Event()
+    app = pinws.PinnedWebSocketApp(
+        echo_server.url(path="/feed?x=1"),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        header={"Authorization": "Bearer t0ken"},
+        cookie="session=abc",
+        on_open=lambda app: opened.set(),
+    )
+    app.start(origin="https://app.example")
+    try:
+        assert opened.wait(WAIT)
+    finally:
+        app.close()
+        assert app.join(WAIT)
+    [request] = echo_server.requests
+    assert request.path == "/feed?x=1"
+    assert request.headers["Authorization"] == "Bearer t0ken"
+    assert request.headers["Cookie"] == "session=abc"
+    assert request.headers["Origin"] == "https://app.example"
+
+
+def test_sslopt_server_hostname_names_the_certificate_to_verify(tmp_path: Path) -> None:
+    named = make_chain(tmp_path, "localhost")
+    with running(WebSocketServer(named.server_context())) as server:
+        url = server.url("127.0.0.1")
+        ws = pinws.create_connection(
+            url,
+            pins=[named.leaf_pin, unrelated_pin()],
+            ca_certs=named.ca_file,
+            sslopt={"server_hostname": "localhost"},
+            timeout=WAIT,
+        )
+        ws.close()
+        with pytest.raises(pinws.HostnameMismatchError):
+            pinws.create_connection(
+                url, pins=[named.leaf_pin, unrelated_pin()], ca_certs=named.ca_file
+            )
+
+
+@pytest.mark.parametrize(
+    ("sslopt", "fragment"),
+    [
+        ({"ciphers": "NO-SUCH-CIPHER"}, "selects no usable cipher"),
+        ({"ecdh_curve": "no_such_curve"}, "not a known curve"),
+        ({"keyfile": "k.pem"}, "needs sslopt\\['certfile'\\]"),
+        ({"cert_chain": ("a",)}, "cert_chain"),
+        ({"certfile": "/nonexistent/client.pem"}, "no such file"),
+    ],
+)
+def test_bad_sslopt_values_are_early_errors(
+    chain: Chain, sslopt: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        pinws.PinnedWebSocket(
+            sslopt=sslopt,
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+        )
+
+
+def test_good_cipher_and_curve_options(chain: Chain) -> None:
+    context = chain.server_context(maximum=ssl.TLSVersion.TLSv1_2)
+    with running(WebSocketServer(context)) as server:
+        ws = pinws.create_connection(
+            server.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            sslopt={
+                "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384",
+                "ecdh_curve": "prime256v1",
+            },
+            timeout=WAIT,
+        )
+        try:
+            assert ws.sock.cipher() == "ECDHE-ECDSA-AES256-GCM-SHA384"
+        finally:
+            ws.close()
+
+
+def test_ca_certs_directory(
+    tmp_path: Path, chain: Chain, echo_server: WebSocketServer
+) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to hash the directory")
+    directory = tmp_path / "cadir"
+    directory.mkdir()
+    shutil.copy(chain.ca_file, directory / "root.pem")
+    subprocess.run(["openssl", "rehash", str(directory)], check=True)
+    ws = pinws.create_connection(
+        echo_server.url(),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=str(directory),
+        timeout=WAIT,
+    )
+    ws.close()

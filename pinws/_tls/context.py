@@ -184,7 +184,10 @@ class TLSClient:
         if self.options.ecdh_curve:
             from cryptography.hazmat.primitives.asymmetric import ec
 
-            curve = getattr(ec, self.options.ecdh_curve.upper(), None)
+            # OpenSSL's names, as the stdlib's set_ecdh_curve takes them.
+            aliases = {"prime256v1": "secp256r1", "prime192v1": "secp192r1"}
+            name = self.options.ecdh_curve.lower()
+            curve = getattr(ec, aliases.get(name, name).upper(), None)
             if curve is None:
                 raise ValueError(
                     f"sslopt['ecdh_curve']={self.options.ecdh_curve!r} is not "
