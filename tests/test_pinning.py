@@ -11,7 +11,7 @@ import pinws
 import pytest
 import trustme
 
-from helpers.pki import Chain, make_chain, unrelated_pin
+from helpers.pki import Chain, make_chain, trust_bundle, unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, running
 from helpers.timing import WAIT
 
@@ -77,16 +77,13 @@ def test_rogue_ca_the_client_trusts_gets_zero_application_bytes(
 ) -> None:
     # The client trusts both roots, as a machine with a corporate proxy's
     # root installed would; only the pins tell the interceptor apart.
-    bundle = tmp_path / "both.pem"
-    bundle.write_bytes(
-        Path(chain.ca_file).read_bytes() + Path(rogue_chain.ca_file).read_bytes()
-    )
+    bundle = trust_bundle(tmp_path, chain, rogue_chain)
     with running(EavesdropServer(rogue_chain.server_context())) as attacker:
         with pytest.raises(pinws.PinMismatchError):
             pinws.create_connection(
                 attacker.url(),
                 pins=[chain.intermediate_pin, chain.leaf_pin],
-                ca_certs=str(bundle),
+                ca_certs=bundle,
                 timeout=WAIT,
                 header={"Authorization": "Bearer secret-token"},
             )

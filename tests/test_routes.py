@@ -11,7 +11,7 @@ from pathlib import Path
 import pinws
 import pytest
 
-from helpers.pki import Chain, unrelated_pin
+from helpers.pki import Chain, trust_bundle, unrelated_pin
 from helpers.servers import (
     ConnectProxy,
     EavesdropServer,
@@ -92,16 +92,13 @@ def test_proxy_that_intercepts_tls_is_refused(
 ) -> None:
     # The "proxy" tunnels to an interceptor presenting a rogue certificate
     # the client's trust store accepts.
-    bundle = tmp_path / "both.pem"
-    bundle.write_bytes(
-        Path(chain.ca_file).read_bytes() + Path(rogue_chain.ca_file).read_bytes()
-    )
+    bundle = trust_bundle(tmp_path, chain, rogue_chain)
     with running(EavesdropServer(rogue_chain.server_context())) as attacker:
         with pytest.raises(pinws.PinMismatchError):
             pinws.create_connection(
                 attacker.url(),
                 pins=[chain.intermediate_pin, unrelated_pin()],
-                ca_certs=str(bundle),
+                ca_certs=bundle,
                 timeout=WAIT,
                 http_proxy_host="127.0.0.1",
                 http_proxy_port=proxy.port,
@@ -258,10 +255,7 @@ def test_redirect_to_plaintext_is_refused_before_connecting(chain: Chain) -> Non
 def test_redirect_to_a_server_with_another_key_is_refused(
     tmp_path: Path, chain: Chain, rogue_chain: Chain
 ) -> None:
-    bundle = tmp_path / "both.pem"
-    bundle.write_bytes(
-        Path(chain.ca_file).read_bytes() + Path(rogue_chain.ca_file).read_bytes()
-    )
+    bundle = trust_bundle(tmp_path, chain, rogue_chain)
     with running(EavesdropServer(rogue_chain.server_context())) as attacker:
         with running(
             WebSocketServer(
@@ -272,7 +266,7 @@ def test_redirect_to_a_server_with_another_key_is_refused(
                 pinws.create_connection(
                     front.url(),
                     pins=[chain.intermediate_pin, unrelated_pin()],
-                    ca_certs=str(bundle),
+                    ca_certs=bundle,
                     timeout=WAIT,
                     header={"Authorization": "Bearer secret"},
                 )

@@ -77,3 +77,10 @@ def make_chain(
     ca_file = directory / f"{name}-root.pem"
     root.cert_pem.write_to_path(str(ca_file))
     return Chain(root, intermediate, leaf, str(ca_file))
+
+
+def trust_bundle(directory: Path, *chains: Chain) -> str:
+    """A CA file trusting every root of *chains* (say, yours and a proxy's)."""
+    bundle = directory / "bundle.pem"
+    bundle.write_bytes(b"".join(Path(c.ca_file).read_bytes() for c in chains))
+    return str(bundle)

@@ -18,6 +18,33 @@ from typing import Any, Optional
 from websockets.sync.server import ServerConnection, serve
 
 
+def relay(client: socket.socket, upstream: socket.socket, first: list[bytes]) -> None:
+    """Pipe bytes both ways until both sides are done.
+
+    The client's first 16 bytes are appended to *first* as soon as they pass.
+    """
+    recorded = False
+
+    def pump(src: socket.socket, dst: socket.socket, record: bool) -> None:
+        nonlocal recorded
+        with contextlib.suppress(OSError):
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if record and not recorded:
+                    recorded = True
+                    first.append(data[:16])
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    back = threading.Thread(target=pump, args=(upstream, client, False), daemon=True)
+    back.start()
+    pump(client, upstream, True)
+    back.join(10)
+
+
 def echo(connection: ServerConnection) -> None:
     for message in connection:
         connection.send(message)
@@ -193,30 +220,7 @@ class ConnectProxy:
             with contextlib.closing(upstream):
                 if rest:
                     upstream.sendall(rest)
-                recorded = threading.Event()
-
-                def pump(src: socket.socket, dst: socket.socket, record: bool) -> None:
-                    try:
-                        while True:
-                            data = src.recv(65536)
-                            if not data:
-                                break
-                            if record and not recorded.is_set():
-                                self.first_client_bytes.append(data[:16])
-                                recorded.set()
-                            dst.sendall(data)
-                    except OSError:
-                        pass
-                    finally:
-                        with contextlib.suppress(OSError):
-                            dst.shutdown(socket.SHUT_WR)
-
-                back = threading.Thread(
-                    target=pump, args=(upstream, client, False), daemon=True
-                )
-                back.start()
-                pump(client, upstream, True)
-                back.join(10)
+                relay(client, upstream, self.first_client_bytes)
 
     def close(self) -> None:
         self._closed = True

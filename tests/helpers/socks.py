@@ -7,6 +7,8 @@ import socket
 import struct
 import threading
 
+from .servers import relay
+
 
 class Socks5Proxy:
     def __init__(self) -> None:
@@ -55,27 +57,7 @@ class Socks5Proxy:
             self.targets.append((host, port))
             client.sendall(b"\x05\x00\x00\x01" + b"\0" * 6)
             with contextlib.closing(upstream):
-                first = [True]
-
-                def pump(src: socket.socket, dst: socket.socket, record: bool) -> None:
-                    with contextlib.suppress(OSError):
-                        while True:
-                            data = src.recv(65536)
-                            if not data:
-                                break
-                            if record and first[0]:
-                                self.first_client_bytes.append(data[:16])
-                                first[0] = False
-                            dst.sendall(data)
-                    with contextlib.suppress(OSError):
-                        dst.shutdown(socket.SHUT_WR)
-
-                back = threading.Thread(
-                    target=pump, args=(upstream, client, False), daemon=True
-                )
-                back.start()
-                pump(client, upstream, True)
-                back.join(10)
+                relay(client, upstream, self.first_client_bytes)
 
     def close(self) -> None:
         self._listener.close()
