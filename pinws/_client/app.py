@@ -320,9 +320,9 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             executor(lambda: run_stock(callback, *args))
         except Exception:
             # An executor that refuses (its event loop is gone, say) must not
-            # unwind run_forever past its teardown: the connection would be
-            # left open and on_close lost. websocket-client treats a failing
-            # callback the same way: log it and carry on.
+            # unwind run_forever: that drops the connection, loses on_close
+            # and kills the worker. As websocket-client does with a failing
+            # callback: log it and carry on.
             logger.exception("callback_executor failed; %r was not run", callback)
 
     # -- sending (any thread) -------------------------------------------------
