@@ -30,7 +30,7 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -51,17 +51,19 @@ def _check_job(fn: object) -> None:
         )
 
 
-def _take_batch(jobs: queue.SimpleQueue[Job], first: Optional[Job]) -> list[Job]:
-    # Only what is queued now: callables queued while the batch runs (a busy
+def _drain(jobs: queue.SimpleQueue[Job], first: Optional[Job] = None) -> Iterator[Job]:
+    """The callables queued now, taken one at a time (*first* before them)."""
+    # Only what is queued now: callables queued while these run (a busy
     # feed, or a job queuing another) wait for the next drain, so one drain
-    # always ends and the owner's event loop gets its turn.
-    batch = [] if first is None else [first]
+    # always ends and the owner's event loop gets its turn. One at a time: a
+    # job that raises leaves the rest queued, in order.
+    if first is not None:
+        yield first
     for _ in range(jobs.qsize()):
         try:
-            batch.append(jobs.get_nowait())
+            yield jobs.get_nowait()
         except queue.Empty:
-            break
-    return batch
+            return
 
 
 class QueueExecutor:
@@ -75,7 +77,7 @@ class QueueExecutor:
         app = pinws.PinnedWebSocketApp(url, pins=pins, on_message=show,
                                        callback_executor=executor)
         app.start()
-        while app.join(timeout=0) is False:
+        while not app.join(timeout=0):
             executor.run_pending(timeout=0.1)
         executor.run_pending()        # on_close, queued as the worker ended
 
@@ -129,15 +131,11 @@ class QueueExecutor:
                 first = self._jobs.get(timeout=timeout)
             except queue.Empty:
                 return 0
-        batch = _take_batch(self._jobs, first)
-        for done, fn in enumerate(batch):
-            try:
-                fn()
-            except BaseException:
-                for rest in batch[done + 1 :]:
-                    self._jobs.put(rest)
-                raise
-        return len(batch)
+        ran = 0
+        for fn in _drain(self._jobs, first):
+            fn()
+            ran += 1
+        return ran
 
 
 class TkExecutor:
@@ -223,9 +221,9 @@ class TkExecutor:
                 self._unbind(binding)
         except tkinter.TclError:
             pass  # the interpreter is already gone; nothing left to cancel
-        dropped = _take_batch(self._jobs, None)
+        dropped = sum(1 for _ in _drain(self._jobs))
         if dropped:
-            logger.debug("TkExecutor closed with %d callbacks queued", len(dropped))
+            logger.debug("TkExecutor closed with %d callbacks queued", dropped)
 
     def _unbind(self, funcid: str) -> None:
         # unbind("<Destroy>", funcid) would also drop the application's own
@@ -243,7 +241,7 @@ class TkExecutor:
     def _poll(self) -> None:
         self._after_id = None
         try:
-            for fn in _take_batch(self._jobs, None):
+            for fn in _drain(self._jobs):
                 if self._closed.is_set():
                     return  # a callback destroyed the root
                 try:

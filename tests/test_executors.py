@@ -121,6 +121,23 @@ def test_an_exception_propagates_and_the_rest_stay_queued_in_order() -> None:
     assert ran == [1, 2, 3]
 
 
+def test_after_an_exception_the_rest_run_before_callables_queued_meanwhile() -> None:
+    executor = QueueExecutor()
+    ran: list[str] = []
+
+    def boom() -> None:
+        # Stands for the worker handing over another callback while this runs.
+        executor(lambda: ran.append("later"))
+        raise KeyError("boom")
+
+    executor(boom)
+    executor(lambda: ran.append("queued before"))
+    with pytest.raises(KeyError):
+        executor.run_pending()
+    assert executor.run_pending() == 2
+    assert ran == ["queued before", "later"]
+
+
 def test_bad_input_is_refused_early() -> None:
     executor = QueueExecutor()
     with pytest.raises(TypeError, match="zero-argument callables, not str"):
