@@ -33,7 +33,6 @@ from typing import Any, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .._errors import InvalidPinError, PinConfigError, UnpinnedHostError
-from .hostnames import normalize_hostname
 from .pin import Pin
 from .pinset import PinSet
 from .policy import HostPattern, PinPolicy, PolicyMatch
@@ -175,6 +174,14 @@ def policy_from_mapping(data: object, source: str = _STRING) -> PinPolicy:
         PinConfigError: the data does not follow the schema.
     """
     top = _table(data, source, "", "the file must hold a table of keys")
+    for name in top:
+        if name in _ENTRY_KEYS:
+            raise PinConfigError(
+                source,
+                str(name),
+                "belongs inside a pin set: put hosts, pins and their options "
+                "in a [[pin_sets]] entry",
+            )
     _check_keys(top, _TOP_KEYS, source, "")
     version = top.get("version", SCHEMA_VERSION)
     if isinstance(version, bool) or version != SCHEMA_VERSION:
@@ -238,7 +245,7 @@ def _pin_set_entry(
             hosts.append((text, HostPattern(text)))
         except InvalidPinError as exc:
             raise PinConfigError(
-                source, f"{key}.hosts[{position}]", f"{text!r}: {exc.reason}"
+                source, f"{key}.hosts[{position}]", exc.reason
             ) from None
     pin_texts = _string_list(table["pins"], source, f"{key}.pins", "pins")
     pins = []
@@ -655,12 +662,16 @@ class _NSCReader:
                 f'includeSubdomains={flag!r}: must be "true" or "false"',
             )
         include_subdomains = flag.strip().lower() == "true"
+        if "*" in name:
+            raise self._error(
+                path,
+                f"{name!r}: a <domain> takes no wildcard; write the name and "
+                'includeSubdomains="true"',
+            )
         try:
-            HostPattern(f"**.{name}" if include_subdomains else name)
-            key = normalize_hostname(name)
-        except (InvalidPinError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, InvalidPinError) else str(exc)
-            raise self._error(path, f"{name!r}: {reason}") from None
+            key = HostPattern(name).base
+        except InvalidPinError as exc:
+            raise self._error(path, exc.reason) from None
         if key in self._seen:
             # As Android: with or without includeSubdomains, a name that
             # appears twice is ambiguous.

@@ -39,7 +39,9 @@ class HostPattern:
     def __init__(self, text: str) -> None:
         if not isinstance(text, str):
             raise InvalidPinError(
-                text, f"a host pattern must be a string, not {type(text).__name__}"
+                None,
+                f"bad host pattern {text!r}: a host pattern must be a string, "
+                f"not {type(text).__name__}",
             )
         self.text = text.strip()
         stripped = self.text
@@ -50,25 +52,23 @@ class HostPattern:
         else:
             self.kind, rest = self.EXACT, stripped
         if "*" in rest:
-            raise InvalidPinError(
+            raise _bad_pattern(
                 text,
-                "bad host pattern: a wildcard may only be the whole leftmost "
-                "label, as in '*.example.com' or '**.example.com'",
+                "a wildcard may only be the whole leftmost label, as in "
+                "'*.example.com' or '**.example.com'",
             )
         try:
             self.base = normalize_hostname(rest)
         except ValueError as exc:
-            raise InvalidPinError(text, f"bad host pattern: {exc}") from None
+            raise _bad_pattern(text, str(exc)) from None
         if as_ip_address(self.base) is not None:
             if self.kind != self.EXACT:
-                raise InvalidPinError(
-                    text, "bad host pattern: IP addresses take no wildcard"
-                )
+                raise _bad_pattern(text, "IP addresses take no wildcard")
             return
         try:
             check_dns_name(self.base)
         except ValueError as exc:
-            raise InvalidPinError(text, f"bad host pattern: {exc}") from None
+            raise _bad_pattern(text, str(exc)) from None
 
     @property
     def label_count(self) -> int:
@@ -107,6 +107,10 @@ class HostPattern:
 
     def __repr__(self) -> str:
         return f"HostPattern({self.text!r})"
+
+
+def _bad_pattern(text: str, reason: str) -> InvalidPinError:
+    return InvalidPinError(None, f"bad host pattern {text!r}: {reason}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,8 +176,9 @@ class PinPolicy:
         for text, value in rules.items():
             pattern = HostPattern(text)
             if pattern.key in seen:
-                raise InvalidPinError(
-                    text, f"host pattern is the same as {seen[pattern.key]!r}"
+                raise _bad_pattern(
+                    text,
+                    f"the same as {seen[pattern.key]!r}; give each pattern once",
                 )
             seen[pattern.key] = text
             if isinstance(value, PinSet):

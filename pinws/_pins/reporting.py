@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from email.message import Message as HTTPMessage
-from typing import IO, ClassVar, Optional, Union
+from typing import IO, Callable, ClassVar, Optional, Union
 from urllib.parse import urlsplit
 
 import certifi
@@ -43,6 +43,7 @@ class ReportSender:
         ca_certs: the trust store to verify the collector with (a PEM file or
             a directory); ``None`` for certifi's bundle.
         timeout: seconds the POST may take.
+        clock: monotonic seconds, for the de-duplication period.
 
     Raises:
         ValueError: *uri* is not an ``https://`` URL, *ca_certs* does not
@@ -63,6 +64,7 @@ class ReportSender:
         *,
         ca_certs: Optional[Union[str, os.PathLike[str]]] = None,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not isinstance(uri, str):
             raise ValueError(f"report_uri must be a string, not {type(uri).__name__}")
@@ -78,6 +80,7 @@ class ReportSender:
             raise ValueError(f"timeout must be positive, not {timeout!r}")
         self.uri = uri
         self.timeout = float(timeout)
+        self._clock = clock
         location = os.fspath(ca_certs) if ca_certs is not None else certifi.where()
         if not os.path.exists(location):
             raise ValueError(f"ca_certs={location!r}: no such file or directory")
@@ -106,7 +109,7 @@ class ReportSender:
         are logged.
         """
         key = self._deduplication_key(report)
-        now = time.monotonic()
+        now = self._clock()
         with self._recently_sent_lock:
             sent_at = self._recently_sent.get(key)
             if sent_at is not None and now - sent_at < DEDUPLICATION_SECONDS:
