@@ -1,0 +1,338 @@
+"""``pinws check``: does the live server satisfy the pins? For CI and cron.
+
+Exit status (fixed by the contract): 0 ok, 1 pin mismatch, 2 warnings only,
+3 could not check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+from typing import Any, Optional
+
+from .._pins.pin import Pin
+from .._pins.pinset import PinSet, utc_today
+from .certinfo import CertDetails, chain_roles, describe_certificate
+from .console import Console
+from .errors import CLIError, ExitCode
+from .options import (
+    add_common_options,
+    add_json_option,
+    add_network_options,
+    add_pin_source_options,
+    ca_certs_option,
+    non_negative_int,
+)
+from .pinsource import load_pin_source
+from .probe import fetch_verified_chain
+from .proxy import parse_proxy
+from .target import Target, parse_target
+
+__all__ = ["add_parser", "run"]
+
+DEFAULT_WARN_DAYS = 30
+
+DESCRIPTION = """\
+Check a live server against pins before you ship them, and keep checking
+from cron or CI: does a certificate of the verified chain match, how many
+days until the certificates expire, does the pin set have a backup pin, has
+the pin set expired. Only a TLS handshake is made; no WebSocket request."""
+
+EPILOG = """\
+examples:
+  pinws check wss://example.com/feed --pin sha256/AAAA... --pin sha256/BBBB...
+  pinws check example.com:443 --config pins.toml --warn-days 45
+  pinws check wss://example.com/ --config pins.json --json | jq .status
+  pinws check wss://example.com/ --pin ... --proxy http://proxy:3128
+
+exit status:
+  0  ok: a pin matches and nothing needs attention
+  1  pin mismatch: no certificate of the verified chain matches a pin
+  2  warnings only: a certificate expires within --warn-days, the pin set
+     has no backup pin, or the pin set has expired or expires soon
+  3  could not check: unreachable, TLS failure other than a pin mismatch
+     (untrusted chain, wrong host name), bad input or usage"""
+
+
+def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
+    """Add ``check`` to the command line."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "check",
+        help="check a live server against pins (exit 0/1/2/3, for CI and cron)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=formatter,
+        add_help=False,
+    )
+    parser.add_argument(
+        "url", metavar="URL", help="wss://host[:port]/path or host:port"
+    )
+    pins = parser.add_argument_group("pins (one of these is required)")
+    add_pin_source_options(pins.add_mutually_exclusive_group(required=True))
+    server = parser.add_argument_group("server options")
+    add_network_options(server)
+    options = parser.add_argument_group("options")
+    options.add_argument(
+        "--warn-days",
+        metavar="N",
+        type=non_negative_int,
+        default=DEFAULT_WARN_DAYS,
+        help="warn about certificates and pin sets that expire within N days "
+        f"(default: {DEFAULT_WARN_DAYS})",
+    )
+    add_json_option(options, "print the result as JSON")
+    add_common_options(options)
+    parser.set_defaults(run=run, quiet_library=True)
+    return parser
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One line of the verdict.
+
+    Attributes:
+        level: ``"ok"``, ``"info"``, ``"warning"`` or ``"mismatch"``.
+        message: what was found.
+        details: extra lines (the chain and pins, for a mismatch).
+    """
+
+    level: str
+    message: str
+    details: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"level": self.level, "message": self.message}
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
+def _cert_label(details: CertDetails) -> str:
+    return f"depth {details.depth} ({details.role}, {details.subject})"
+
+
+def _pin_findings(
+    pin_set: PinSet, chain: list[CertDetails], warn_days: int, today: datetime.date
+) -> tuple[list[Finding], list[CertDetails]]:
+    findings: list[Finding] = []
+    matched = [d for d in chain if pin_set.matches(Pin.parse(d.pin).digest)]
+    if matched:
+        for details in matched:
+            findings.append(
+                Finding("ok", f"pin {details.pin} matches {_cert_label(details)}")
+            )
+    else:
+        extra = []
+        if pin_set.report_only:
+            extra.append("the pin set is report-only: clients would connect and report")
+        elif pin_set.is_expired(today):
+            extra.append("the pin set has expired: clients would connect unpinned")
+        findings.append(
+            Finding(
+                "mismatch",
+                "no certificate of the verified chain matches a pin"
+                + (f" ({'; '.join(extra)})" if extra else ""),
+                (
+                    "verified chain (leaf first):",
+                    *(f"  depth {d.depth}  {d.pin}  {d.subject}" for d in chain),
+                    "configured pins:",
+                    *(f"  {pin}" for pin in pin_set.pins),
+                ),
+            )
+        )
+
+    chain_pins = {d.pin for d in chain}
+    pins = [str(pin) for pin in pin_set.pins]
+    backups = [pin for pin in pins if pin not in chain_pins]
+    if len(pins) < 2:
+        findings.append(
+            Finding(
+                "warning",
+                "the pin set has a single pin and no backup: if that key is lost "
+                "or rotated, clients are locked out; add the pin of a backup key "
+                "(pinws pins --key FILE)",
+            )
+        )
+    elif not backups:
+        findings.append(
+            Finding(
+                "warning",
+                "every pin is a key of the chain served now, so there is no backup "
+                "key: add the pin of a key not in use yet (pinws pins --key FILE)",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "ok",
+                f"{len(backups)} backup pin{'s' if len(backups) != 1 else ''} "
+                "(not in the chain served now)",
+            )
+        )
+
+    if pin_set.expires is not None:
+        left = (pin_set.expires - today).days
+        if left < 0:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the pin set expired on {pin_set.expires}: clients no longer "
+                    "enforce it; ship an updated pin set",
+                )
+            )
+        elif left <= warn_days:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"the pin set expires in {_days(left)} ({pin_set.expires}), "
+                    f"within --warn-days {warn_days}",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "ok", f"the pin set expires on {pin_set.expires} (in {_days(left)})"
+                )
+            )
+    if pin_set.report_only:
+        findings.append(Finding("info", "the pin set is report-only (not enforced)"))
+    return findings, matched
+
+
+def _expiry_findings(
+    chain: list[CertDetails], matched: list[CertDetails], warn_days: int
+) -> list[Finding]:
+    findings = []
+    for details in chain:
+        pinned = " (the certificate that matches a pin)" if details in matched else ""
+        when = f"{details.not_after:%Y-%m-%d}"
+        if details.days_left <= warn_days:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{_cert_label(details)}{pinned} expires in "
+                    f"{_days(details.days_left)} ({when}), within --warn-days "
+                    f"{warn_days}",
+                )
+            )
+        elif pinned or details.depth == 0:
+            findings.append(
+                Finding(
+                    "ok",
+                    f"{_cert_label(details)}{pinned} expires in "
+                    f"{_days(details.days_left)} ({when})",
+                )
+            )
+    return findings
+
+
+def _status(findings: list[Finding]) -> tuple[str, ExitCode]:
+    levels = {finding.level for finding in findings}
+    if "mismatch" in levels:
+        return "mismatch", ExitCode.MISMATCH
+    if "warning" in levels:
+        return "warnings", ExitCode.WARNINGS
+    return "ok", ExitCode.OK
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run ``pinws check``."""
+    target: Optional[Target] = None
+    try:
+        target = parse_target(args.url)
+        proxy = parse_proxy(args.proxy) if args.proxy else None
+        source = load_pin_source(args)
+        pin_set, pattern = source.pin_set_for(target.host)
+        handshake = fetch_verified_chain(
+            target, ca_certs=ca_certs_option(args), proxy=proxy, timeout=args.timeout
+        )
+    except CLIError as exc:
+        if args.json:
+            console.json(
+                {
+                    "url": target.url if target else args.url,
+                    "status": "error",
+                    "exit_code": int(ExitCode.FAILED),
+                    "error": exc.message,
+                }
+            )
+        raise
+    roles = chain_roles(len(handshake.chain), verified=True)
+    chain = [
+        describe_certificate(entry.certificate, depth=entry.depth, role=role)
+        for entry, role in zip(handshake.chain, roles)
+    ]
+    today = utc_today()
+    findings: list[Finding] = []
+    matched: list[CertDetails] = []
+    if pin_set is None:
+        findings.append(
+            Finding(
+                "warning",
+                f"{source.description} has no pins for {target.host!r} and allows "
+                "unpinned hosts: clients connect to it without pinning",
+            )
+        )
+    else:
+        pin_findings, matched = _pin_findings(pin_set, chain, args.warn_days, today)
+        findings += pin_findings
+    findings += _expiry_findings(chain, matched, args.warn_days)
+    status, code = _status(findings)
+
+    if args.json:
+        console.json(
+            {
+                "url": target.url,
+                "host": target.host,
+                "port": target.port,
+                "status": status,
+                "exit_code": int(code),
+                "tls_version": handshake.tls_version,
+                "pins_from": source.description,
+                "pattern": pattern,
+                "pins": [str(p) for p in pin_set.pins] if pin_set else [],
+                "pin_set": None
+                if pin_set is None
+                else {
+                    "expires": pin_set.expires.isoformat() if pin_set.expires else None,
+                    "expired": pin_set.is_expired(today),
+                    "report_only": pin_set.report_only,
+                },
+                "matched": [
+                    {"pin": d.pin, "depth": d.depth, "subject": d.subject}
+                    for d in matched
+                ],
+                "warn_days": args.warn_days,
+                "findings": [finding.as_dict() for finding in findings],
+                "chain": [details.as_dict() for details in chain],
+            }
+        )
+        return code
+
+    style = console.style
+    marks = {
+        "ok": style.good("ok      "),
+        "info": style.dim("info    "),
+        "warning": style.warn("warning "),
+        "mismatch": style.bad("MISMATCH"),
+    }
+    where = f"{target.authority}, {handshake.tls_version}"
+    if proxy is not None:
+        where += f", through {proxy.authority}"
+    lines = [f"{style.bold(target.url)}  ({where})"]
+    pins_from = source.description + (f', pattern "{pattern}"' if pattern else "")
+    lines.append(f"  pins: {pins_from}")
+    for finding in findings:
+        lines.append(f"  {marks[finding.level]}  {finding.message}")
+        lines += [f"            {line}" for line in finding.details]
+    verdict = {
+        "ok": style.good("OK"),
+        "warnings": style.warn("WARNINGS"),
+        "mismatch": style.bad("PIN MISMATCH"),
+    }[status]
+    lines.append(f"result: {verdict} (exit {int(code)})")
+    console.lines(lines)
+    return code

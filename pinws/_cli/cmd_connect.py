@@ -1,0 +1,358 @@
+"""``pinws connect``: an interactive console over a pinned WebSocket.
+
+Lines read from standard input are sent as text messages; messages received
+are printed with a timestamp. Reading a pipe, it waits after the end of
+input for the server's replies -- until the server closes or ``--linger``
+seconds pass without a message -- before it closes the connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import queue
+import sys
+import threading
+import time
+from typing import Any, Optional, Union
+
+import websocket
+
+from .._errors import PinMismatchError, PinningError
+from .console import Console
+from .errors import CLIError, ExitCode
+from .options import (
+    add_common_options,
+    add_json_option,
+    add_network_options,
+    add_pin_source_options,
+    ca_certs_option,
+    non_negative_float,
+)
+from .pinsource import load_pin_source
+from .proxy import parse_proxy
+from .target import parse_target
+
+__all__ = ["add_parser", "run"]
+
+DEFAULT_LINGER = 2.0
+# After asking the worker to close, how long the closing handshake may take.
+_CLOSE_GRACE = 5.0
+_BINARY_PREVIEW = 256
+
+DESCRIPTION = """\
+Open a pinned WebSocket connection and talk to it, like wscat or
+websocket-client's wsdump: each line of standard input is sent as a text
+message; messages received are printed to standard output with a timestamp
+('<' received, '>' sent). Connection details and errors go to standard error.
+In a pipe, after the end of input it waits for replies until the server
+closes or --linger seconds pass without a message. Ctrl-C or Ctrl-D quits."""
+
+EPILOG = """\
+examples:
+  pinws connect wss://example.com/feed --pin sha256/AAAA... --pin sha256/BBBB...
+  pinws connect wss://example.com/ws --config pins.toml \\
+      --header "Authorization: Bearer $TOKEN" --subprotocol graphql-ws
+  echo '{"op": "subscribe"}' | pinws connect wss://example.com/ws --pin ... \\
+      --pin ... --linger 5 --json
+  pinws connect wss://192.168.1.20/ --pin-only --pin sha256/... --pin sha256/...
+
+exit status: 0 connected and closed; 1 pin mismatch (nothing was sent to that
+server); 3 could not connect (unreachable, TLS failure, refused upgrade,
+bad input or usage)."""
+
+
+def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
+    """Add ``connect`` to the command line."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "connect",
+        help="an interactive console over a pinned WebSocket connection",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=formatter,
+        add_help=False,
+    )
+    parser.add_argument("url", metavar="URL", help="wss://host[:port]/path")
+    pins = parser.add_argument_group("pins (one of these is required)")
+    add_pin_source_options(pins.add_mutually_exclusive_group(required=True))
+    pins.add_argument(
+        "--pin-only",
+        action="store_true",
+        help="for a self-signed server: its own (leaf) key must match a pin; no "
+        "CA and no host name are checked",
+    )
+    server = parser.add_argument_group("connection options")
+    add_network_options(server)
+    server.add_argument(
+        "--header",
+        metavar="'NAME: VALUE'",
+        action="append",
+        default=[],
+        help="add an HTTP header to the upgrade request (repeatable)",
+    )
+    server.add_argument(
+        "--subprotocol",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="offer this WebSocket subprotocol (repeatable)",
+    )
+    server.add_argument(
+        "--linger",
+        metavar="SECONDS",
+        type=non_negative_float,
+        default=DEFAULT_LINGER,
+        help="in a pipe, after the end of input, wait this long without a "
+        f"message before closing (default: {DEFAULT_LINGER:g})",
+    )
+    options = parser.add_argument_group("options")
+    add_json_option(options, "print each message as a line of JSON")
+    add_common_options(options)
+    parser.set_defaults(run=run, quiet_library=False)
+    return parser
+
+
+def _check_headers(headers: list[str]) -> list[str]:
+    checked = []
+    for header in headers:
+        name, colon, value = header.partition(":")
+        if not colon or not name.strip() or name != name.strip():
+            raise CLIError(f"--header {header!r}: write it as 'Name: value'")
+        if any(c in header for c in "\r\n"):
+            raise CLIError(f"--header {header!r}: a header is one line")
+        checked.append(f"{name}: {value.strip()}")
+    return checked
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+
+
+class _Session:
+    """The console's state, shared by the main thread and the app's worker.
+
+    Every event (a line of input, a message, the end of the connection)
+    goes through one queue, so the main thread is one plain event loop.
+    """
+
+    def __init__(self, console: Console, as_json: bool, echo_sent: bool) -> None:
+        self.console = console
+        self.as_json = as_json
+        self.echo_sent = echo_sent
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.error: Optional[BaseException] = None
+        self.opened = False
+        self.close_status: Optional[int] = None
+        self.close_reason = ""
+
+    def show(self, direction: str, message: Union[str, bytes]) -> None:
+        if self.as_json:
+            record: dict[str, Any] = {
+                "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                "direction": "received" if direction == "<" else "sent",
+            }
+            if isinstance(message, bytes):
+                record["type"] = "binary"
+                record["data_base64"] = base64.b64encode(message).decode("ascii")
+            else:
+                record["type"] = "text"
+                record["data"] = message
+            self.console.json_line(record)
+            return
+        if isinstance(message, bytes):
+            preview = message[:_BINARY_PREVIEW].hex()
+            more = "..." if len(message) > _BINARY_PREVIEW else ""
+            text = f"[binary, {len(message)} bytes] {preview}{more}"
+        else:
+            text = message
+        self.console.print(f"{_timestamp()} {direction} {text}")
+
+    # -- the app's callbacks (worker thread) -----------------------------------
+
+    def on_open(self, app: Any) -> None:
+        self.opened = True
+        ws = app.sock
+        chain = {entry.pin: entry for entry in ws.verified_chain}
+        matched = str(ws.matched_pin) if ws.matched_pin is not None else None
+        where = ""
+        if matched is not None and matched in chain:
+            entry = chain[matched]
+            where = f" at depth {entry.depth} ({entry.subject})"
+        details = [ws.sock.version()]
+        subprotocol = ws.getsubprotocol()
+        if subprotocol:
+            details.append(f"subprotocol {subprotocol}")
+        pinned = f"pin {matched} matched{where}" if matched else "not pinned"
+        self.console.note(
+            f"pinws connect: connected to {app.url} ({', '.join(details)}); {pinned}"
+        )
+        self.events.put(("open", None))
+
+    def on_message(self, app: Any, message: Union[str, bytes]) -> None:
+        self.show("<", message)
+        self.events.put(("message", None))
+
+    def on_error(self, app: Any, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+
+    def on_close(self, app: Any, status: Optional[int], reason: Any) -> None:
+        self.close_status = status
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        self.close_reason = reason or ""
+
+
+def _read_stdin(events: queue.Queue[tuple[str, Any]]) -> None:
+    stream = sys.stdin.buffer
+    try:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            events.put(("line", line))
+    except (OSError, ValueError):
+        pass
+    events.put(("eof", None))
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run ``pinws connect``."""
+    from .._client.app import PinnedWebSocketApp
+
+    target = parse_target(args.url)
+    proxy = parse_proxy(args.proxy) if args.proxy else None
+    source = load_pin_source(args)
+    headers = _check_headers(args.header)
+    ca_certs = ca_certs_option(args)
+    if not args.pin_only:
+        source.pin_set_for(target.host)
+    interactive = sys.stdin.isatty()
+    session = _Session(console, args.json, echo_sent=not interactive)
+    try:
+        app = PinnedWebSocketApp(
+            target.url,
+            pins=source.policy,
+            ca_certs=ca_certs,
+            pin_only=args.pin_only,
+            header=headers,
+            subprotocols=args.subprotocol or None,
+            on_open=session.on_open,
+            on_message=session.on_message,
+            on_error=session.on_error,
+            on_close=session.on_close,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    run_options: dict[str, Any] = {"reconnect": 0}
+    if proxy is not None:
+        run_options.update(
+            http_proxy_host=proxy.host,
+            http_proxy_port=proxy.port,
+            proxy_type="http",
+            http_proxy_timeout=args.timeout,
+        )
+        if proxy.username is not None:
+            run_options["http_proxy_auth"] = (proxy.username, proxy.password or "")
+    # websocket-client takes its connect timeout from the process default.
+    websocket.setdefaulttimeout(args.timeout)
+    worker = app.start(**run_options)
+    events = session.events
+
+    def watch() -> None:
+        worker.join()
+        events.put(("ended", None))
+
+    threading.Thread(target=watch, name="pinws-connect-watch", daemon=True).start()
+    threading.Thread(
+        target=_read_stdin, args=(events,), name="pinws-stdin", daemon=True
+    ).start()
+    try:
+        _event_loop(app, session, interactive, args.linger)
+    except KeyboardInterrupt:
+        app.close()
+        app.join(_CLOSE_GRACE)
+    return _outcome(session, console)
+
+
+def _event_loop(app: Any, session: _Session, interactive: bool, linger: float) -> None:
+    events = session.events
+    pending: list[str] = []
+    lingering_since: Optional[float] = None
+    closing = False
+    while True:
+        timeout = None
+        if closing:
+            timeout = _CLOSE_GRACE
+        elif lingering_since is not None:
+            timeout = max(0.0, lingering_since + linger - time.monotonic())
+        try:
+            kind, value = events.get(timeout=timeout)
+        except queue.Empty:
+            if closing:
+                return
+            closing = True
+            app.close()
+            continue
+        if kind == "ended":
+            return
+        if kind == "open":
+            for line in pending:
+                _send(app, session, line)
+            pending.clear()
+        elif kind == "line":
+            if session.opened:
+                _send(app, session, value)
+            else:
+                pending.append(value)
+        elif kind == "eof":
+            if interactive:
+                closing = True
+                app.close()
+            else:
+                lingering_since = time.monotonic()
+        elif kind == "message" and lingering_since is not None:
+            lingering_since = time.monotonic()
+
+
+def _send(app: Any, session: _Session, line: str) -> None:
+    try:
+        app.send(line)
+    except websocket.WebSocketException as exc:
+        if session.error is None:
+            session.error = exc
+        return
+    if session.echo_sent:
+        session.show(">", line)
+
+
+def _outcome(session: _Session, console: Console) -> int:
+    error = session.error
+    if isinstance(error, PinMismatchError):
+        raise CLIError(
+            f"pin mismatch, nothing was sent to the server: {error}",
+            code=ExitCode.MISMATCH,
+        )
+    if error is not None and not session.opened:
+        if isinstance(error, PinningError):
+            raise CLIError(str(error))
+        raise CLIError(f"could not connect: {_describe(error)}")
+    if error is not None and not isinstance(
+        error, websocket.WebSocketConnectionClosedException
+    ):
+        raise CLIError(f"the connection failed: {_describe(error)}")
+    status = session.close_status
+    if status is not None:
+        reason = f" {session.close_reason}" if session.close_reason else ""
+        console.note(f"pinws connect: connection closed ({status}{reason})")
+    else:
+        console.note("pinws connect: connection closed")
+    return ExitCode.OK
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, websocket.WebSocketBadStatusException):
+        return f"the server refused the WebSocket upgrade: {text}"
+    return text

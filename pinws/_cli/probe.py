@@ -1,0 +1,195 @@
+"""One TLS handshake, no WebSocket: how ``pins`` and ``check`` see a server.
+
+:func:`fetch_verified_chain` runs pinws's own handshake (trust store, host
+name, the chain OpenSSL verified) with a policy that pins nothing, so it
+sees exactly what a pinned client would match its pins against.
+
+:func:`fetch_unverified_chain` is the separate, deliberately weak path
+behind ``--show-unverified``: certificate checks off, used for nothing but
+printing what the server sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from typing import Optional
+
+from cryptography import x509
+from OpenSSL import SSL
+from websocket import WebSocketTimeoutException
+
+from .._errors import (
+    CertificateVerificationError,
+    ChainCertificate,
+    PinningError,
+)
+from .._pins.hostnames import as_ip_address, normalize_hostname
+from .._pins.policy import PinPolicy
+from .._tls.context import TLSClient
+from .._transport.wait import remaining, wait_for_fd
+from .errors import CLIError
+from .proxy import Proxy, open_tunnel
+from .target import Target
+
+__all__ = [
+    "ProbeError",
+    "UnverifiedHandshake",
+    "VerifiedHandshake",
+    "fetch_unverified_chain",
+    "fetch_verified_chain",
+    "open_tcp",
+]
+
+
+class ProbeError(CLIError):
+    """The handshake could not be completed.
+
+    Attributes:
+        verification_failed: the server answered, but its chain or host name
+            did not verify (so ``--show-unverified`` could still show it).
+    """
+
+    def __init__(self, message: str, *, verification_failed: bool = False) -> None:
+        super().__init__(message)
+        self.verification_failed = verification_failed
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedHandshake:
+    """What a verified handshake showed.
+
+    Attributes:
+        chain: the verified chain, leaf first, up to the trust anchor.
+        tls_version: e.g. ``"TLSv1.3"``.
+    """
+
+    chain: tuple[ChainCertificate, ...]
+    tls_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class UnverifiedHandshake:
+    """What the server sent, unchecked.
+
+    Attributes:
+        chain: the certificates in the order the server sent them.
+        tls_version: e.g. ``"TLSv1.3"``.
+    """
+
+    chain: tuple[x509.Certificate, ...]
+    tls_version: str
+
+
+def open_tcp(target: Target, proxy: Optional[Proxy], timeout: float) -> socket.socket:
+    """A TCP connection to *target*, directly or through *proxy*.
+
+    Raises:
+        CLIError: the host or proxy cannot be reached.
+    """
+    if proxy is not None:
+        return open_tunnel(proxy, target.host, target.port, timeout)
+    try:
+        return socket.create_connection((target.host, target.port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise CLIError(f"cannot resolve {target.host!r}: {exc.strerror}") from exc
+    except socket.timeout as exc:
+        raise CLIError(
+            f"cannot connect to {target.authority}: no answer within {timeout:g} s"
+        ) from exc
+    except OSError as exc:
+        raise CLIError(
+            f"cannot connect to {target.authority}: {exc.strerror or exc}"
+        ) from exc
+
+
+def fetch_verified_chain(
+    target: Target,
+    *,
+    ca_certs: Optional[str],
+    proxy: Optional[Proxy],
+    timeout: float,
+) -> VerifiedHandshake:
+    """Handshake with *target* as a pinned client would, and return its chain.
+
+    Raises:
+        ProbeError: unreachable, the chain or host name did not verify, or
+            TLS failed otherwise.
+        CLIError: *ca_certs* cannot be loaded.
+    """
+    try:
+        client = TLSClient(PinPolicy({}, allow_unpinned=True), ca_certs=ca_certs)
+    except ValueError as exc:
+        raise CLIError(f"--ca-certs: {exc}") from exc
+    raw = open_tcp(target, proxy, timeout)
+    try:
+        pinned = client.wrap(raw, target.host, target.port)
+    except CertificateVerificationError as exc:
+        raw.close()
+        raise ProbeError(str(exc), verification_failed=True) from exc
+    except PinningError as exc:
+        raw.close()
+        raise ProbeError(str(exc)) from exc
+    except WebSocketTimeoutException as exc:
+        raw.close()
+        raise ProbeError(
+            f"the TLS handshake with {target.authority} did not finish within "
+            f"{timeout:g} s"
+        ) from exc
+    except OSError as exc:
+        raw.close()
+        raise ProbeError(
+            f"TLS handshake with {target.authority} failed: {exc}"
+        ) from exc
+    try:
+        return VerifiedHandshake(pinned.verified_chain, pinned.version())
+    finally:
+        pinned.close()
+
+
+def fetch_unverified_chain(
+    target: Target, *, proxy: Optional[Proxy], timeout: float
+) -> UnverifiedHandshake:
+    """UNVERIFIED: the certificates *target* sends, with every check off.
+
+    Never use the result to decide anything; it is for printing only, so a
+    user can compare a device's pin with one obtained out of band.
+
+    Raises:
+        ProbeError: unreachable, or TLS failed.
+    """
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    raw = open_tcp(target, proxy, timeout)
+    raw.setblocking(False)
+    connection = SSL.Connection(context, raw)
+    if as_ip_address(target.host) is None:
+        connection.set_tlsext_host_name(normalize_hostname(target.host).encode("ascii"))
+    connection.set_connect_state()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                connection.do_handshake()
+                break
+            except SSL.WantReadError:
+                write = False
+            except SSL.WantWriteError:
+                write = True
+            if not wait_for_fd(raw.fileno(), write=write, timeout=remaining(deadline)):
+                raise ProbeError(
+                    f"the TLS handshake with {target.authority} did not finish "
+                    f"within {timeout:g} s"
+                )
+        chain = connection.get_peer_cert_chain(as_cryptography=True) or []
+        version = connection.get_protocol_version_name()
+    except SSL.Error as exc:
+        raise ProbeError(
+            f"TLS handshake with {target.authority} failed: {exc}"
+        ) from exc
+    finally:
+        raw.close()
+    if not chain:
+        raise ProbeError(f"{target.authority} sent no certificate")
+    return UnverifiedHandshake(tuple(chain), version)
