@@ -107,7 +107,6 @@ if importlib.util.find_spec("pinws.executors") is None:
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
-autodoc_class_signature = "separated"
 autodoc_preserve_defaults = True
 autodoc_inherit_docstrings = False
 
@@ -184,6 +183,7 @@ PRIVATE_NAME_LABELS = {
     "PathArgument": "path-argument",
     "CertificateInput": "certificate-argument",
     "HostPattern": "host-patterns",
+    "CallbackExecutor": "callback-executors",
 }
 
 
