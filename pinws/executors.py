@@ -13,8 +13,9 @@ callbacks were handed over.
 - :class:`QtExecutor`: the Qt event loop runs them on the thread the
   executor was created on (PySide6, PyQt6, PySide2 or PyQt5).
 
-None of them calls into Tk or Qt from the worker thread, and none of them
-blocks the worker: handing a callable over only puts it in a queue. Any
+None of them blocks the worker: handing a callable over puts it in a
+queue (and, for Qt, posts an event, which Qt allows from any thread); Tk is
+never called from the worker thread. Any
 ``f(callable)`` that does the same will do as an executor; asyncio's
 ``loop.call_soon_threadsafe`` is one.
 
@@ -300,28 +301,28 @@ def _qt_core(parent: object) -> ModuleType:
 
 
 @functools.cache
-def _relay_class(core: Any) -> Any:
-    """A QObject class whose signal carries a callable to a queued slot.
+def _relay_class(core: Any) -> tuple[Any, Any]:
+    """A QObject class that runs one queued callable per event it receives.
 
-    Cached: one class per binding, created the first time it is needed.
+    Returns the class and the event type to post to it. Cached: one class
+    per binding, created the first time it is needed.
     """
-    signal = getattr(core, "Signal", None) or core.pyqtSignal
-    slot = getattr(core, "Slot", None) or core.pyqtSlot
-    queued = getattr(core.Qt, "ConnectionType", core.Qt).QueuedConnection
+    event_type = getattr(core.QEvent, "Type", core.QEvent).User
 
     class CallbackRelay(core.QObject):  # type: ignore[misc]
-        """Runs each callable emitted with ``call`` on the object's thread."""
+        """Runs the next queued callable for each event posted to it."""
 
-        call = signal(object)
-
-        def __init__(self, parent: Any) -> None:
+        def __init__(self, parent: Any, jobs: queue.SimpleQueue[Job]) -> None:
             super().__init__(parent)
-            # Queued, even when emitted on the object's own thread: a
-            # callback then never runs inside the code that handed it over,
-            # and callbacks keep their order.
-            self.call.connect(self._run, queued)
+            self._jobs = jobs
 
-        def _run(self, fn: Job) -> None:
+        def customEvent(self, event: Any) -> None:
+            if event.type() != event_type:
+                return
+            try:
+                fn = self._jobs.get_nowait()
+            except queue.Empty:
+                return
             try:
                 fn()
             except Exception as exc:
@@ -330,22 +331,21 @@ def _relay_class(core: Any) -> Any:
                 # installed gets it.
                 sys.excepthook(type(exc), exc, exc.__traceback__)
 
-        # Declared a slot so that the binding delivers to this object's
-        # thread itself (PyQt would otherwise route through a proxy object).
-        _run = slot(object)(_run)
-
-    return CallbackRelay
+    return CallbackRelay, event_type
 
 
 class QtExecutor:
     """Runs callbacks on a Qt thread, from its event loop.
 
     Create it on the GUI thread (or on any thread that runs a Qt event
-    loop), after the ``QApplication``/``QCoreApplication``: it is a QObject
-    living on that thread, whose signal carries each callable to a slot
-    through a queued connection, so the event loop of that thread runs it.
-    Works with PySide6, PyQt6, PySide2 and PyQt5 (the one the application
-    uses, or the parent's), imported only when the executor is created.
+    loop), after the ``QApplication``/``QCoreApplication``. It is a QObject
+    living on that thread: each callable handed over is queued, and an event
+    is posted to the QObject (``QCoreApplication.postEvent``, thread-safe:
+    what a queued signal connection does underneath), so the event loop of
+    that thread runs the callables, in order -- never inside the code that
+    handed them over, even on that same thread. Works with PySide6, PyQt6,
+    PySide2 and PyQt5 (the one the application uses, or the parent's),
+    imported only when the executor is created.
 
     After the QObject is deleted (with its *parent*, say), callables
     handed over are dropped, logged at debug level.
@@ -366,16 +366,27 @@ class QtExecutor:
     .. versionadded:: 0.1
     """
 
+    # Why events and not a signal carrying the callable: PySide6 6.12.0's
+    # SignalInstance.emit() drops a reference to True on every call. On
+    # Python < 3.12, where True is not immortal, a few thousand callbacks
+    # abort the process ("bool_dealloc: deallocating True or False");
+    # QCoreApplication.postEvent has no such bug and works in every binding.
+
     def __init__(self, parent: Optional[Any] = None) -> None:
         core = _qt_core(parent)
-        if core.QCoreApplication.instance() is None:
+        application = core.QCoreApplication
+        if application.instance() is None:
             raise RuntimeError(
                 "QtExecutor needs a running Qt application: create the "
                 "QApplication (or QCoreApplication) before the executor"
             )
+        relay_class, event_type = _relay_class(core)
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._alive = True
-        relay = _relay_class(core)(parent)
+        self._post = application.postEvent
+        self._make_event = functools.partial(core.QEvent, event_type)
+        relay = relay_class(parent, self._jobs)
         relay.destroyed.connect(self._on_destroyed)
         self._relay = relay
 
@@ -396,13 +407,15 @@ class QtExecutor:
             TypeError: *fn* is not callable.
         """
         _check_job(fn)
-        # The lock keeps an emit from racing the QObject's destruction on
-        # the GUI thread: Qt's destroyed signal waits for it, and after it
-        # nothing is emitted on the dead object.
+        # The lock keeps callables and their events in the same order when
+        # several threads hand over at once, and keeps a post from racing the
+        # QObject's destruction on its thread: Qt's destroyed signal waits
+        # for it, and after it nothing is posted to the dead object.
         with self._lock:
             if self._alive:
+                self._jobs.put(fn)
                 try:
-                    self._relay.call.emit(fn)
+                    self._post(self._relay, self._make_event())
                 except RuntimeError:
                     # Deleted by a route that bypassed ``destroyed``.
                     self._alive = False

@@ -143,6 +143,36 @@ def test_callables_queued_on_the_gui_thread_itself_run_later_in_order(
     assert ran == [0, 1, 2, 3, 4]
 
 
+def test_thousands_of_callables_from_several_threads_keep_each_threads_order(
+    qapp: Any,
+) -> None:
+    executor = QtExecutor()
+    ran: list[tuple[int, int]] = []
+    producers = 4
+    each = 2500
+    # PySide6 6.12.0's Signal.emit() drops a reference to True per call, which
+    # aborts Python < 3.12 after a few thousand callbacks; the executor must
+    # not go through it. (From 3.12 on, True is immortal and this reads 0.)
+    true_refs = sys.getrefcount(True)
+
+    def produce(p: int) -> None:
+        for i in range(each):
+            executor(lambda i=i: ran.append((p, i)))
+
+    threads = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    executor(qapp.quit)
+    run_event_loop(qapp)
+
+    assert abs(sys.getrefcount(True) - true_refs) < each // 10
+    assert len(ran) == producers * each
+    for p in range(producers):
+        assert [i for q, i in ran if q == p] == list(range(each))
+
+
 def test_a_failing_callable_goes_to_excepthook_and_the_next_runs(
     qapp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
