@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import os
 import queue
 import sys
 import threading
@@ -193,11 +194,26 @@ class _Session:
         self.show("<", message)
         self.events.put(("message", None))
 
-    def on_error(self, app: Any, error: BaseException) -> None:
+    def on_error(self, app: Any, error: Any) -> None:
+        if (
+            isinstance(error, websocket.ABNF)
+            and error.opcode == websocket.ABNF.OPCODE_CLOSE
+        ):
+            # websocket-client 1.9.0 hands the server's close frame to
+            # on_error (and then None to on_close); it is a close, not an error.
+            data = error.data or b""
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if len(data) >= 2:
+                self.close_status = int.from_bytes(data[:2], "big")
+                self.close_reason = data[2:].decode("utf-8", "replace")
+            return
         if self.error is None:
             self.error = error
 
     def on_close(self, app: Any, status: Optional[int], reason: Any) -> None:
+        if status is None and self.close_status is not None:
+            return  # already known from the close frame
         self.close_status = status
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
@@ -205,13 +221,28 @@ class _Session:
 
 
 def _read_stdin(events: queue.Queue[tuple[str, Any]]) -> None:
-    stream = sys.stdin.buffer
+    # os.read on the descriptor, not sys.stdin: this daemon thread may still
+    # be blocked reading when the interpreter exits, and one blocked inside
+    # a buffered reader holds its lock, which aborts interpreter shutdown.
     try:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            events.put(("line", line))
-    except (OSError, ValueError):
-        pass
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        events.put(("eof", None))
+        return
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            events.put(("line", raw.decode("utf-8", "replace").rstrip("\r")))
+    if pending:
+        events.put(("line", pending.decode("utf-8", "replace").rstrip("\r")))
     events.put(("eof", None))
 
 
