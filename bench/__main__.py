@@ -1,0 +1,7 @@
+"""``python -m bench``: run the benchmark suite."""
+
+from __future__ import annotations
+
+from .run import main
+
+raise SystemExit(main())

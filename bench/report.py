@@ -1,0 +1,296 @@
+"""Summaries, targets, the Markdown table and the chart of one run."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TARGETS", "chart", "markdown", "summarise"]
+
+# (metric, comparison, bound, what is compared): ratios of pinws to the
+# baseline, except "pins", which compares pinws with itself at 1 pin.
+TARGETS = [
+    ("connect", "<=", 0.85, "handshake latency vs baseline"),
+    ("echo", ">=", 1.0, "echo round trips vs baseline"),
+    ("recv_1mib", ">=", 1.0, "1 MiB receive vs baseline"),
+    ("send_1mib", ">=", 1.0, "1 MiB send vs baseline"),
+    ("stream_64", ">=", 1.25, "64-byte stream vs baseline"),
+    ("memory_idle", "<=", 1.25, "memory per idle connection vs baseline"),
+    ("pins", "<=", 1.02, "handshake with 10 000 pins vs 1 pin"),
+]
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+    }
+
+
+def summarise(results: dict[str, Any]) -> None:
+    """Add median/min/max, ratios to the baseline and the targets, in place."""
+    baseline = results["baseline"]
+    for metric in results["metrics"].values():
+        for entry in metric["results"].values():
+            if entry["samples"]:
+                entry.update(_stats(entry["samples"]))
+        base = metric["results"].get(baseline, {}).get("median")
+        for entry in metric["results"].values():
+            if base and "median" in entry:
+                entry["ratio"] = entry["median"] / base
+    targets = []
+    metrics = results["metrics"]
+    for key, op, bound, what in TARGETS:
+        value = None
+        if key == "pins":
+            counts = sorted(
+                int(k.split("_")[1]) for k in metrics if k.startswith("pins_")
+            )
+            if len(counts) >= 2:
+                low = metrics[f"pins_{counts[0]}"]["results"].get("pinws", {})
+                high = metrics[f"pins_{counts[-1]}"]["results"].get("pinws", {})
+                if "median" in low and "median" in high:
+                    value = high["median"] / low["median"]
+                    what = f"handshake with {counts[-1]} pins vs {counts[0]} pin"
+        else:
+            value = (
+                metrics.get(key, {}).get("results", {}).get("pinws", {}).get("ratio")
+            )
+        met = (
+            None
+            if value is None
+            else (value <= bound if op == "<=" else value >= bound)
+        )
+        targets.append(
+            {
+                "metric": key,
+                "what": what,
+                "target": f"{op} {bound}",
+                "value": value,
+                "met": met,
+            }
+        )
+    results["targets"] = targets
+
+
+def _fmt(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The run as Markdown: machine, versions, the table, the targets."""
+    clients = [name for name, c in results["clients"].items() if c["available"]]
+    baseline = results["baseline"]
+    lines = [
+        f"# pinws benchmark ({results['profile']} run, {results['started']}, "
+        f"{results['duration_s']} s)",
+        "",
+        "Machine: " + "; ".join(f"{k}: {v}" for k, v in results["machine"].items()),
+        "",
+        "Libraries: "
+        + ", ".join(f"{k} {v}" for k, v in results["libraries"].items() if v),
+        "",
+        f"Median (min-max) over rounds; x: ratio of medians to {baseline} "
+        "(unpinned, stdlib ssl).",
+        "",
+    ]
+    header = ["metric", "unit", *clients]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for metric in results["metrics"].values():
+        row = [metric["title"], metric["unit"]]
+        for name in clients:
+            entry = metric["results"].get(name)
+            if not entry or "median" not in entry:
+                row.append("-")
+                continue
+            cell = (
+                f"{_fmt(entry['median'])} ({_fmt(entry['min'])}-{_fmt(entry['max'])})"
+            )
+            if "ratio" in entry and name != baseline:
+                cell += f" **{entry['ratio']:.2f}x**"
+            row.append(cell)
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "| target | goal | pinws | met |", "|---|---|---|---|"]
+    for target in results["targets"]:
+        value = "-" if target["value"] is None else f"{target['value']:.3f}x"
+        met = {True: "yes", False: "**no**", None: "-"}[target["met"]]
+        lines.append(f"| {target['what']} | {target['target']} | {value} | {met} |")
+    skipped = {
+        n: c["reason"] for n, c in results["clients"].items() if not c["available"]
+    }
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(f"{n} ({r})" for n, r in skipped.items())]
+    if results["errors"]:
+        lines += ["", "Errors:"] + [
+            f"- {e['metric']} / {e['client']}: {e['error']}" for e in results["errors"]
+        ]
+    if results.get("budget_exhausted"):
+        lines += ["", "The time budget ran out: some metrics have fewer rounds."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], paths: list[Path]) -> bool:
+    """Draw the run's chart to each of *paths*; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    metrics = results["metrics"]
+    clients = [name for name, c in results["clients"].items() if c["available"]]
+    baseline = results["baseline"]
+    colours = dict(
+        zip(
+            ["pinws", "websocket-client", "websockets", "aiohttp"],
+            ["#1b9e77", "#7f7f7f", "#d95f02", "#7570b3"],
+        )
+    )
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    ax = axes[0][0]
+    main = [k for k, m in metrics.items() if m["group"] == "main"]
+    width = 0.8 / max(len(clients), 1)
+    for i, name in enumerate(clients):
+        xs, ys, lo, hi = [], [], [], []
+        for j, key in enumerate(main):
+            entry = metrics[key]["results"].get(name, {})
+            base = metrics[key]["results"].get(baseline, {}).get("median")
+            if "median" not in entry or not base:
+                continue
+            ratio = entry["median"] / base
+            xs.append(j + i * width)
+            ys.append(ratio)
+            lo.append(ratio - entry["min"] / base)
+            hi.append(entry["max"] / base - ratio)
+        ax.bar(
+            xs, ys, width, yerr=[lo, hi], label=name, color=colours.get(name), capsize=2
+        )
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(main))])
+    ax.set_xticklabels(
+        [
+            metrics[k]["title"].replace(" (", "\n(")
+            + f"\n[{metrics[k]['better']} is better]"
+            for k in main
+        ],
+        fontsize=7,
+    )
+    ax.set_ylabel(f"ratio to {baseline} (median, min-max)")
+    ax.set_title("Side by side, ratio to the unpinned baseline")
+    ax.legend(fontsize=8)
+
+    ax = axes[0][1]
+    counts = sorted(int(k.split("_")[1]) for k in metrics if k.startswith("pins_"))
+    medians = [
+        metrics[f"pins_{c}"]["results"].get("pinws", {}).get("median") for c in counts
+    ]
+    if counts and all(m is not None for m in medians):
+        ax.errorbar(
+            counts,
+            medians,
+            yerr=[
+                [
+                    m - metrics[f"pins_{c}"]["results"]["pinws"]["min"]
+                    for c, m in zip(counts, medians)
+                ],
+                [
+                    metrics[f"pins_{c}"]["results"]["pinws"]["max"] - m
+                    for c, m in zip(counts, medians)
+                ],
+            ],
+            marker="o",
+            color=colours["pinws"],
+            capsize=3,
+            label="pinws handshake (ms)",
+        )
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("pins in the pin set")
+        ax.set_ylabel("connect-to-open latency, ms")
+        lookups = [
+            metrics.get(f"lookup_{c}", {})
+            .get("results", {})
+            .get("pinws", {})
+            .get("median")
+            for c in counts
+        ]
+        if all(v is not None for v in lookups):
+            twin = ax.twinx()
+            twin.plot(
+                counts,
+                lookups,
+                marker="s",
+                linestyle="--",
+                color="#666666",
+                label="pin lookup (ns)",
+            )
+            twin.set_ylim(bottom=0)
+            twin.set_ylabel("one pin lookup, ns")
+            twin.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("Pin set size (pins on the intermediate)")
+
+    ax = axes[1][0]
+    lengths = sorted(int(k.split("_")[1]) for k in metrics if k.startswith("chain_"))
+    for name in clients:
+        ys = [
+            metrics[f"chain_{n}"]["results"].get(name, {}).get("median")
+            for n in lengths
+        ]
+        if lengths and all(y is not None for y in ys):
+            ax.plot(lengths, ys, marker="o", label=name, color=colours.get(name))
+    ax.set_xticks(lengths)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("certificates in the chain")
+    ax.set_ylabel("connect-to-open latency, ms (median)")
+    ax.set_title("Chain length")
+    ax.legend(fontsize=8)
+
+    ax = axes[1][1]
+    keys = [k for k, m in metrics.items() if m["group"] == "concurrent"]
+    for i, name in enumerate(clients):
+        ys = []
+        for key in keys:
+            entry = metrics[key]["results"].get(name, {})
+            base = metrics[key]["results"].get(baseline, {}).get("median")
+            ys.append(entry["median"] / base if "median" in entry and base else 0)
+        ax.bar(
+            [j + i * width for j in range(len(keys))],
+            ys,
+            width,
+            label=name,
+            color=colours.get(name),
+        )
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(keys))])
+    ax.set_xticklabels([metrics[k]["title"].split(": ")[-1] for k in keys], fontsize=8)
+    ax.set_ylabel(f"ratio to {baseline} (lower is better)")
+    title = (
+        metrics[keys[0]]["title"].split(":")[0] if keys else "Concurrent connections"
+    )
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+
+    machine = results["machine"]
+    fig.suptitle(
+        f"pinws benchmark - {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['python']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -1,0 +1,575 @@
+"""Run the benchmark suite: ``python -m bench [--smoke] [--out DIR]``.
+
+Starts the server process, generates the certificates, measures every
+client metric by metric with rounds interleaved (in each round every client
+runs once, in an order rotated from round to round, so drift in the
+machine's speed hits all clients alike), then writes ``results.json``,
+``results.md`` and ``chart.png`` to the output directory and prints the
+table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import secrets
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from . import report
+from .clients import (
+    BASELINE,
+    CLIENTS,
+    TIMEOUT,
+    ClientSettings,
+    library_versions,
+    make_client,
+)
+from .pki import Pki, make_pki
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "rounds": 10,
+        "connects": 15,
+        "echo": 2000,
+        "big_messages": 32,
+        "stream": 20000,
+        "idle": 100,
+        "idle_rounds": 5,
+        "pin_counts": [1, 10, 100, 1000, 10000],
+        "pin_connects": 15,
+        "chain_connects": 10,
+        "concurrent": 200,
+        "concurrent_rounds": 3,
+        "lookups": 200000,
+        "budget": 540.0,
+    },
+    "smoke": {
+        "rounds": 1,
+        "connects": 2,
+        "echo": 20,
+        "big_messages": 2,
+        "stream": 200,
+        "idle": 3,
+        "idle_rounds": 1,
+        "pin_counts": [1, 100],
+        "pin_connects": 2,
+        "chain_connects": 1,
+        "concurrent": 4,
+        "concurrent_rounds": 1,
+        "lookups": 1000,
+        "budget": 120.0,
+    },
+}
+
+
+class Budget:
+    """The suite's time limit: rounds stop being started once it is spent."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.exhausted = False
+
+    def left(self) -> bool:
+        if time.monotonic() >= self.deadline:
+            self.exhausted = True
+        return not self.exhausted
+
+
+@contextlib.contextmanager
+def server_process(pki: Pki, workdir: Path) -> Iterator[dict[int, int]]:
+    """Run bench.server in its own process; yield {chain length: port}."""
+    config = workdir / "server.json"
+    config.write_text(
+        json.dumps(
+            {
+                "chains": {
+                    str(length): {"cert_chain": files.cert_chain, "key": files.key}
+                    for length, files in pki.chains.items()
+                }
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", str(config)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark server did not start")
+        ports = {int(k): v for k, v in json.loads(line)["ports"].items()}
+        yield ports
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    from OpenSSL import SSL
+
+    return {
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "openssl_stdlib": ssl.OPENSSL_VERSION,
+        "openssl_pyopenssl": SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
+    }
+
+
+def random_pins(count: int) -> list[str]:
+    return [
+        "sha256/" + base64.b64encode(secrets.token_bytes(32)).decode()
+        for _ in range(count)
+    ]
+
+
+class Suite:
+    def __init__(
+        self,
+        profile: dict[str, Any],
+        pki: Pki,
+        ports: dict[int, int],
+        clients: list[str],
+    ) -> None:
+        self.p = profile
+        self.pki = pki
+        self.ports = ports
+        self.budget = Budget(profile["budget"])
+        self.errors: list[dict[str, str]] = []
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.settings = ClientSettings(
+            bundle=pki.bundle,
+            pins=[pki.main.issuer_pin, pki.backup_pin],
+            leaf_sha256=pki.main.leaf_sha256,
+        )
+        self.clients: dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}
+        self.failed_opens: dict[str, int] = {}
+        for name in clients:
+            try:
+                self.clients[name] = make_client(name, self.settings)
+            except ImportError as exc:
+                self.skipped[name] = f"not installed: {exc}"
+
+    def url(self, path: str, chain: int = 3) -> str:
+        return f"wss://localhost:{self.ports[chain]}{path}"
+
+    def metric(
+        self, key: str, title: str, unit: str, better: str, group: str
+    ) -> dict[str, Any]:
+        entry = self.metrics.setdefault(
+            key,
+            {
+                "title": title,
+                "unit": unit,
+                "better": better,
+                "group": group,
+                "results": {},
+            },
+        )
+        return entry
+
+    def record(self, key: str, client: str, value: float) -> None:
+        results = self.metrics[key]["results"]
+        results.setdefault(client, {"samples": []})["samples"].append(value)
+
+    def attempt(self, key: str, client: str, measure: Callable[[], float]) -> None:
+        try:
+            self.record(key, client, measure())
+        except Exception as exc:
+            self.errors.append({"metric": key, "client": client, "error": repr(exc)})
+
+    def note_failures(self, name: str, count: int) -> None:
+        self.failed_opens[name] = self.failed_opens.get(name, 0) + count
+
+    def collect_failures(self, clients: Any) -> None:
+        for name, client in clients:
+            self.note_failures(name, client.failed_opens)
+            client.failed_opens = 0
+
+    def interleaved_connects(
+        self,
+        key: str,
+        clients: dict[Any, Any],
+        urls: dict[Any, str],
+        count: int,
+        index: int,
+    ) -> None:
+        """One round of connect latency, the clients taking turns per connection."""
+        times: dict[Any, list[float]] = {k: [] for k in clients}
+        order = list(clients)
+        for turn in range(count):
+            for k in self.rotated(order, index + turn):
+                try:
+                    times[k] += clients[k].connect_times(urls[k], 1)
+                except Exception as exc:
+                    self.errors.append(
+                        {"metric": key, "client": str(k), "error": repr(exc)}
+                    )
+        for k, values in times.items():
+            if values:
+                name, metric = k if isinstance(k, tuple) else (k, key)
+                self.record(metric, name, 1000 * statistics.median(values))
+
+    def rounds(self, count: int) -> Iterator[int]:
+        for index in range(count):
+            if index and not self.budget.left():
+                return
+            yield index
+
+    def rotated(self, names: list[Any], index: int) -> list[Any]:
+        shift = index % len(names)
+        return names[shift:] + names[:shift]
+
+    # -- the metrics -----------------------------------------------------------
+
+    def warm_up(self) -> None:
+        for name, client in self.clients.items():
+            try:
+                client.connect_times(self.url("/hold"), 1)
+                client.echo(self.url("/echo"), 5, 64)
+            except Exception as exc:
+                self.errors.append(
+                    {"metric": "warm-up", "client": name, "error": repr(exc)}
+                )
+
+    def run_client_metrics(self) -> None:
+        p = self.p
+        names = list(self.clients)
+        self.metric("connect", "Connect-to-open latency", "ms", "lower", "main")
+        self.metric(
+            "echo", "64-byte echo round trips", "round trips/s", "higher", "main"
+        )
+        self.metric("recv_1mib", "1 MiB receive throughput", "MiB/s", "higher", "main")
+        self.metric("send_1mib", "1 MiB send throughput", "MiB/s", "higher", "main")
+        self.metric(
+            "stream_64", "64-byte message stream", "messages/s", "higher", "main"
+        )
+        for index in self.rounds(p["rounds"]):
+            self.interleaved_connects(
+                "connect",
+                self.clients,
+                {name: self.url("/hold") for name in names},
+                p["connects"],
+                index,
+            )
+        plans: list[tuple[str, Callable[[Any], float]]] = [
+            ("echo", lambda c: p["echo"] / c.echo(self.url("/echo"), p["echo"], 64)),
+            (
+                "recv_1mib",
+                lambda c: (
+                    p["big_messages"]
+                    / c.receive(
+                        self.url(f"/stream?count={p['big_messages']}&size={MIB}"),
+                        p["big_messages"],
+                    )
+                ),
+            ),
+            (
+                "send_1mib",
+                lambda c: (
+                    p["big_messages"]
+                    / c.send_many(
+                        self.url(f"/sink?count={p['big_messages']}"),
+                        p["big_messages"],
+                        MIB,
+                    )
+                ),
+            ),
+            (
+                "stream_64",
+                lambda c: (
+                    p["stream"]
+                    / c.receive(
+                        self.url(f"/stream?count={p['stream']}&size=64"), p["stream"]
+                    )
+                ),
+            ),
+        ]
+        for key, measure in plans:
+            for index in self.rounds(p["rounds"]):
+                for name in self.rotated(names, index):
+                    client = self.clients[name]
+                    self.attempt(key, name, lambda m=measure, c=client: m(c))
+
+    def run_chain_lengths(self) -> None:
+        p = self.p
+        for length in sorted(self.ports):
+            self.metric(
+                f"chain_{length}",
+                f"Handshake, chain of {length} certificates",
+                "ms",
+                "lower",
+                "chain",
+            )
+        pins_by_length = {
+            length: [files.issuer_pin, self.pki.backup_pin]
+            for length, files in self.pki.chains.items()
+        }
+        clients = {}
+        for name in self.clients:
+            for length, files in self.pki.chains.items():
+                settings = ClientSettings(
+                    bundle=self.pki.bundle,
+                    pins=pins_by_length[length],
+                    leaf_sha256=files.leaf_sha256,
+                )
+                clients[(name, length)] = make_client(name, settings)
+        keyed = {(name, f"chain_{length}"): c for (name, length), c in clients.items()}
+        urls = {
+            (name, f"chain_{length}"): self.url("/hold", chain=length)
+            for name, length in clients
+        }
+        for index in self.rounds(p["rounds"]):
+            self.interleaved_connects("chain", keyed, urls, p["chain_connects"], index)
+        self.collect_failures(((n, c) for (n, _), c in clients.items()))
+
+    def run_pin_scaling(self) -> None:
+        import pinws
+
+        p = self.p
+        main = self.pki.main
+        pin_sets = {}
+        for count in p["pin_counts"]:
+            self.metric(
+                f"pins_{count}", f"Handshake, {count} pins", "ms", "lower", "pins"
+            )
+            self.metric(
+                f"lookup_{count}", f"Pin lookup, {count} pins", "ns", "lower", "lookup"
+            )
+            pins = [main.issuer_pin, *random_pins(count - 1)]
+            pin_sets[count] = pinws.PinSet(pins)
+        clients = {}
+        for count, pin_set in pin_sets.items():
+            clients[("pinws", f"pins_{count}")] = client = make_client(
+                "pinws", self.settings
+            )
+            client.pins = pin_set
+        digests = [
+            pinws.Pin.parse(main.issuer_pin).digest,
+            secrets.token_bytes(32),
+            secrets.token_bytes(32),
+        ]
+        counts = list(pin_sets)
+        url = self.url("/hold")
+        urls = dict.fromkeys(clients, url)
+        for index in self.rounds(p["rounds"]):
+            self.interleaved_connects("pins", clients, urls, p["pin_connects"], index)
+            for count in self.rotated(counts, index):
+
+                def lookup(matches: Any = pin_sets[count].matches) -> float:
+                    loops = p["lookups"]
+                    seconds = timeit.timeit(
+                        lambda: [matches(d) for d in digests], number=loops
+                    )
+                    return seconds / (loops * len(digests)) * 1e9
+
+                self.attempt(f"lookup_{count}", "pinws", lookup)
+        self.collect_failures(((n, c) for (n, _), c in clients.items()))
+
+    def run_held(self, key: str, count: int, rounds: int, concurrent: bool) -> None:
+        names = list(self.clients)
+        for index in self.rounds(rounds):
+            for name in self.rotated(names, index):
+                job = {
+                    "client": name,
+                    "url": self.url("/hold"),
+                    "count": count,
+                    "concurrent": concurrent,
+                    "bundle": self.pki.bundle,
+                    "pins": self.settings.pins,
+                    "leaf_sha256": self.settings.leaf_sha256.hex(),
+                }
+
+                def measure(job: dict[str, Any] = job, name: str = name) -> float:
+                    done = subprocess.run(
+                        [sys.executable, "-m", "bench.worker", json.dumps(job)],
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                        timeout=TIMEOUT * 4,
+                        check=False,
+                    )
+                    if done.returncode != 0:
+                        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
+                    result = json.loads(done.stdout)
+                    self.note_failures(name, result["failed_opens"])
+                    if concurrent:
+                        self.record(
+                            "concurrent_memory", name, result["per_connection"] / 1024
+                        )
+                        return float(result["seconds"])
+                    return float(result["per_connection"]) / 1024
+
+                self.attempt(key, name, measure)
+
+    def run_memory(self) -> None:
+        p = self.p
+        self.metric(
+            "memory_idle",
+            f"Memory per idle open connection ({p['idle']} held)",
+            "KiB",
+            "lower",
+            "main",
+        )
+        self.run_held("memory_idle", p["idle"], p["idle_rounds"], concurrent=False)
+
+    def run_concurrent(self) -> None:
+        p = self.p
+        self.metric(
+            "concurrent_connect",
+            f"{p['concurrent']} concurrent connections: time to open all",
+            "s",
+            "lower",
+            "concurrent",
+        )
+        self.metric(
+            "concurrent_memory",
+            f"{p['concurrent']} concurrent connections: memory per connection",
+            "KiB",
+            "lower",
+            "concurrent",
+        )
+        self.run_held(
+            "concurrent_connect",
+            p["concurrent"],
+            p["concurrent_rounds"],
+            concurrent=True,
+        )
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a seconds-long run that only checks the suite works",
+    )
+    parser.add_argument("--rounds", type=int, help="rounds per metric (default: 10)")
+    parser.add_argument(
+        "--out", default=str(ROOT / "bench" / "results"), help="output directory"
+    )
+    parser.add_argument(
+        "--chart", help="also write the chart here (e.g. docs/_static/benchmark.png)"
+    )
+    parser.add_argument(
+        "--clients",
+        default=",".join(CLIENTS),
+        help=f"comma-separated subset of {', '.join(CLIENTS)}",
+    )
+    parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+    parser.add_argument(
+        "--only",
+        default="clients,chain,pins,memory,concurrent",
+        help="comma-separated groups to run: clients, chain, pins, memory, concurrent",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    # A one-pin set warns about its missing backup; that is not news here.
+    logging.getLogger("pinws").setLevel(logging.ERROR)
+    profile = dict(PROFILES["smoke" if args.smoke else "full"])
+    if args.rounds:
+        profile["rounds"] = args.rounds
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = sorted(set(clients) - set(CLIENTS))
+    if unknown or BASELINE not in clients:
+        print(
+            f"--clients: unknown {unknown} or missing the baseline {BASELINE}",
+            file=sys.stderr,
+        )
+        return 2
+    groups = {g.strip() for g in args.only.split(",")}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pinws-bench-") as tmp:
+        pki = make_pki(Path(tmp))
+        with server_process(pki, Path(tmp)) as ports:
+            suite = Suite(profile, pki, ports, clients)
+            suite.warm_up()
+            if "clients" in groups:
+                suite.run_client_metrics()
+            if "memory" in groups:
+                suite.run_memory()
+            if "pins" in groups:
+                suite.run_pin_scaling()
+            if "chain" in groups:
+                suite.run_chain_lengths()
+            if "concurrent" in groups:
+                suite.run_concurrent()
+            suite.collect_failures(suite.clients.items())
+    results = {
+        "suite": "pinws-bench",
+        "format": 1,
+        "profile": "smoke" if args.smoke else "full",
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "duration_s": round(time.monotonic() - started, 1),
+        "budget_exhausted": suite.budget.exhausted,
+        "machine": machine(),
+        "libraries": library_versions(),
+        "config": profile,
+        "baseline": BASELINE,
+        "clients": {
+            name: {
+                "available": name in suite.clients,
+                "reason": suite.skipped.get(name),
+                "failed_opens": suite.failed_opens.get(name, 0),
+            }
+            for name in clients
+        },
+        "metrics": suite.metrics,
+        "errors": suite.errors,
+    }
+    report.summarise(results)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = report.markdown(results)
+    (out / "results.md").write_text(table)
+    print(table)
+    if not args.no_chart:
+        charts = [out / "chart.png"] + ([Path(args.chart)] if args.chart else [])
+        drawn = report.chart(results, charts)
+        if not drawn:
+            print(
+                "(no chart: matplotlib is not installed; pip install .[bench])",
+                file=sys.stderr,
+            )
+    return 1 if any(e["client"] in ("pinws", BASELINE) for e in suite.errors) else 0

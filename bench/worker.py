@@ -1,0 +1,59 @@
+"""A fresh process that opens connections and holds them: memory and concurrency.
+
+``python -m bench.worker JSON`` prints one JSON object: how long opening
+took and the process's resident memory before and after. A fresh process
+per measurement, so memory freed by earlier measurements cannot hide what
+a connection costs.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+from typing import Any
+
+from .clients import ClientSettings, make_client
+
+WARMUP = 3
+
+
+def rss() -> int:
+    """Resident set size in bytes (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def measure(job: dict[str, Any]) -> dict[str, Any]:
+    settings = ClientSettings(
+        bundle=job["bundle"],
+        pins=job["pins"],
+        leaf_sha256=bytes.fromhex(job["leaf_sha256"]),
+    )
+    client = make_client(job["client"], settings)
+    url, count, concurrent = job["url"], job["count"], job["concurrent"]
+    if job["client"] == "aiohttp":
+        result = client.measure_held(url, WARMUP, count, concurrent, rss)
+    else:
+        _, warm = client.open_many(url, WARMUP, concurrent=False)
+        client.close_many(warm)
+        gc.collect()
+        before = rss()
+        seconds, held = client.open_many(url, count, concurrent=concurrent)
+        gc.collect()
+        after = rss()
+        client.close_many(held)
+        result = {"seconds": seconds, "rss_before": before, "rss_after": after}
+    result["per_connection"] = (result["rss_after"] - result["rss_before"]) / count
+    result["failed_opens"] = client.failed_opens
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))

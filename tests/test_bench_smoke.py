@@ -1,0 +1,124 @@
+"""A seconds-long smoke run of the benchmark suite (bench/), to keep it working.
+
+Benchmarks are not tests: nothing here looks at a timing. It checks that a
+tiny run of ``python -m bench --smoke`` completes and writes well-formed
+JSON with every metric for pinws and the websocket-client baseline (the
+other competitors are measured when their library is installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.timing import SCALE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The smoke profile's pin counts and chain lengths (bench/run.py PROFILES).
+CLIENT_METRICS = [
+    "connect",
+    "echo",
+    "recv_1mib",
+    "send_1mib",
+    "stream_64",
+    "memory_idle",
+    "chain_2",
+    "chain_3",
+    "chain_4",
+    "concurrent_connect",
+    "concurrent_memory",
+]
+PINWS_METRICS = ["pins_1", "pins_100", "lookup_1", "lookup_100"]
+TARGETS = {
+    "connect",
+    "echo",
+    "recv_1mib",
+    "send_1mib",
+    "stream_64",
+    "memory_idle",
+    "pins",
+}
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50 * SCALE,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "results.json").read_text()), out
+
+
+@pytest.mark.slow
+def test_smoke_run_reports_every_metric(smoke_run: tuple[dict, Path]) -> None:
+    results, _ = smoke_run
+    assert results["baseline"] == "websocket-client"
+    assert results["errors"] == []
+    for name in ("pinws", "websocket-client", "websockets"):
+        assert results["clients"][name]["available"], name
+    for name in ("pinws", "websocket-client"):
+        assert results["clients"][name]["failed_opens"] == 0, name
+    aiohttp_installed = importlib.util.find_spec("aiohttp") is not None
+    assert results["clients"]["aiohttp"]["available"] == aiohttp_installed
+
+    available = [n for n, c in results["clients"].items() if c["available"]]
+    metrics = results["metrics"]
+    assert set(metrics) == set(CLIENT_METRICS) | set(PINWS_METRICS)
+    for key, metric in metrics.items():
+        assert metric["unit"], key
+        assert metric["title"], key
+        assert metric["better"] in ("lower", "higher"), key
+        expected = available if key in CLIENT_METRICS else ["pinws"]
+        assert sorted(metric["results"]) == sorted(expected), key
+        for name, entry in metric["results"].items():
+            assert entry["samples"], (key, name)
+            assert all(_finite(v) for v in entry["samples"]), (key, name)
+            assert entry["min"] <= entry["median"] <= entry["max"], (key, name)
+            if key in CLIENT_METRICS:
+                assert _finite(entry["ratio"]), (key, name)
+        if key in CLIENT_METRICS:
+            assert metric["results"]["websocket-client"]["ratio"] == 1.0, key
+
+
+@pytest.mark.slow
+def test_smoke_run_reports_targets_machine_and_versions(
+    smoke_run: tuple[dict, Path],
+) -> None:
+    results, out = smoke_run
+    assert {t["metric"] for t in results["targets"]} == TARGETS
+    for target in results["targets"]:
+        assert _finite(target["value"]), target
+        assert isinstance(target["met"], bool), target
+    for key in ("platform", "python", "cpu", "cores", "openssl_stdlib"):
+        assert results["machine"][key], key
+    for dist in ("pinws", "websocket-client", "websockets", "pyOpenSSL"):
+        assert results["libraries"][dist], dist
+    table = (out / "results.md").read_text()
+    available = [n for n, c in results["clients"].items() if c["available"]]
+    assert "| metric | unit | " + " | ".join(available) + " |" in table
+    for target in results["targets"]:
+        assert target["what"] in table
+
+
+@pytest.mark.slow
+def test_smoke_run_draws_the_chart(smoke_run: tuple[dict, Path]) -> None:
+    pytest.importorskip("matplotlib")
+    _, out = smoke_run
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
