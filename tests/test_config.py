@@ -676,8 +676,10 @@ def policies(draw: st.DrawFn, android: bool = False) -> PinPolicy:
     return PinPolicy(rules, allow_unpinned=draw(st.booleans()))
 
 
+# Parsing is fast, but CI machines are not always: no per-example deadline.
 quiet = settings(
-    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )
 
 

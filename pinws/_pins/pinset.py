@@ -19,7 +19,11 @@ PinsInput = Union[str, Pin, Iterable[Union[str, Pin]]]
 
 
 def utc_today() -> datetime.date:
-    """Today's date in UTC, the calendar pin expiry is judged by."""
+    """Today's date in UTC, the calendar pin expiry is judged by.
+
+    Looked up at every expiry check (not bound at import), so tests can
+    replace it to judge expiry on a chosen day.
+    """
     return datetime.datetime.now(datetime.timezone.utc).date()
 
 
