@@ -49,7 +49,8 @@ def test_a_matching_pin_with_a_backup_is_ok(
     ]
     assert document["pins"] == [chain.intermediate_pin, backup]
     assert [c["pin"] for c in document["chain"]] == chain.pins
-    assert "warning" not in levels(document) and "mismatch" not in levels(document)
+    assert "warning" not in levels(document)
+    assert "mismatch" not in levels(document)
     # A TLS handshake only: no WebSocket request reached the server.
     assert echo_server.requests == []
 
@@ -90,15 +91,18 @@ def test_a_certificate_expiring_within_warn_days_is_a_warning(tmp_path: Path) ->
     assert relaxed.json()["status"] == "ok"
     assert strict.code == 2, str(strict)
     warnings = [f for f in strict.json()["findings"] if f["level"] == "warning"]
-    assert len(warnings) == 1 and "depth 0" in warnings[0]["message"]
+    assert len(warnings) == 1
+    assert "depth 0" in warnings[0]["message"]
 
 
 @pytest.mark.parametrize(
     ("which", "expected"),
-    [(["intermediate"], "single pin and no backup"),
-     (["leaf", "intermediate"], "every pin is a key of the chain served now")],
+    [
+        (["intermediate"], "single pin and no backup"),
+        (["leaf", "intermediate"], "every pin is a key of the chain served now"),
+    ],
     ids=["single-pin", "no-off-chain-backup"],
-)  # fmt: skip
+)
 def test_a_pin_set_without_a_backup_is_a_warning(
     chain: Chain, echo_server: WebSocketServer, which: list[str], expected: str
 ) -> None:
@@ -158,9 +162,15 @@ def test_check_through_a_connect_proxy(
 ) -> None:
     with running(ConnectProxy()) as proxy:
         result = check(
-            echo_server, chain, "--pin", chain.leaf_pin, "--pin", unrelated_pin(),
-            "--proxy", f"http://127.0.0.1:{proxy.port}",
-        )  # fmt: skip
+            echo_server,
+            chain,
+            "--pin",
+            chain.leaf_pin,
+            "--pin",
+            unrelated_pin(),
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+        )
     assert result.code == 0, str(result)
     assert f"through 127.0.0.1:{proxy.port}" in result.stdout
     assert proxy.tunnels == [f"localhost:{echo_server.port}"]
@@ -176,7 +186,7 @@ def test_check_through_a_connect_proxy(
         (("--warn-days", "-1", "--pin", "x"), "must be 0 or more"),
     ],
     ids=["sha1-pin", "short-pin", "no-pins", "both-sources", "negative-warn-days"],
-)  # fmt: skip
+)
 def test_bad_input_is_could_not_check(
     echo_server: WebSocketServer, args: tuple[str, ...], fragment: str
 ) -> None:
@@ -211,8 +221,11 @@ expires = 2999-12-31
     document = result.json()
     assert document["pattern"] == "**.localhost"
     assert document["pins_from"] == config
-    assert document["pin_set"] == {"expires": "2999-12-31", "expired": False,
-                                   "report_only": False}  # fmt: skip
+    assert document["pin_set"] == {
+        "expires": "2999-12-31",
+        "expired": False,
+        "report_only": False,
+    }
     assert document["matched"][0]["depth"] == 1
 
 
@@ -256,12 +269,15 @@ def test_a_config_without_pins_for_the_host_is_could_not_check(
     ("name", "text", "fragment"),
     [
         ("pins.toml", "[[pin_sets]\nhosts = [", "pins.toml"),
-        ("pins.toml", '[[pin_sets]]\nhosts = ["localhost"]\npins = ["sha256/x"]\n'
-         "colour = 1\n", "colour"),
+        (
+            "pins.toml",
+            '[[pin_sets]]\nhosts = ["localhost"]\npins = ["sha256/x"]\ncolour = 1\n',
+            "colour",
+        ),
         ("pins.json", '{"pin_sets": "nope"}', "pin_sets"),
     ],
     ids=["broken-toml", "unknown-key", "wrong-type"],
-)  # fmt: skip
+)
 def test_a_malformed_config_is_could_not_check(
     tmp_path: Path, echo_server: WebSocketServer, name: str, text: str, fragment: str
 ) -> None:

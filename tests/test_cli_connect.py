@@ -33,11 +33,17 @@ def test_a_pipe_is_sent_line_by_line_and_replies_are_printed(
     server = WebSocketServer(chain.server_context(), subprotocols=["chat.v2"])
     with running(server):
         result = connect(
-            server, chain.ca_file, [chain.intermediate_pin, unrelated_pin()],
-            "--header", "X-Trace: abc 123", "--subprotocol", "chat.v2",
-            "--linger", str(0.5 * SCALE),
+            server,
+            chain.ca_file,
+            [chain.intermediate_pin, unrelated_pin()],
+            "--header",
+            "X-Trace: abc 123",
+            "--subprotocol",
+            "chat.v2",
+            "--linger",
+            str(0.5 * SCALE),
             stdin="first line\nsecond, ünïcode\n",
-        )  # fmt: skip
+        )
     assert result.code == 0, str(result)
     received = re.findall(rf"^{STAMP} < (.*)$", result.stdout, re.MULTILINE)
     sent = re.findall(rf"^{STAMP} > (.*)$", result.stdout, re.MULTILINE)
@@ -46,7 +52,10 @@ def test_a_pipe_is_sent_line_by_line_and_replies_are_printed(
     # Connection details go to stderr, never mixed into the messages.
     assert f"pin {chain.intermediate_pin} matched at depth 1" in result.stderr
     assert "subprotocol chat.v2" in result.stderr
-    assert "connection closed (1000" in result.stderr
+    # websocket-client 1.9.0 does not report the status of a close we began.
+    assert re.search(
+        r"^pinws connect: connection closed( \(1000\))?$", result.stderr, re.M
+    )
     request = server.requests[0]
     assert request.headers["X-Trace"] == "abc 123"
     assert request.headers["Sec-WebSocket-Protocol"] == "chat.v2"
@@ -54,9 +63,14 @@ def test_a_pipe_is_sent_line_by_line_and_replies_are_printed(
 
 def test_json_lines_output(chain: Chain, echo_server: WebSocketServer) -> None:
     result = connect(
-        echo_server, chain.ca_file, [chain.leaf_pin, unrelated_pin()],
-        "--json", "--linger", str(0.5 * SCALE), stdin='{"op": "ping"}\n',
-    )  # fmt: skip
+        echo_server,
+        chain.ca_file,
+        [chain.leaf_pin, unrelated_pin()],
+        "--json",
+        "--linger",
+        str(0.5 * SCALE),
+        stdin='{"op": "ping"}\n',
+    )
     assert result.code == 0, str(result)
     records = result.json_lines()
     assert [(r["direction"], r["type"], r["data"]) for r in records] == [
@@ -82,9 +96,13 @@ def test_after_end_of_input_it_waits_until_replies_stop(chain: Chain) -> None:
         WebSocketServer(chain.server_context(), handler=slow_replies)
     ) as server:
         result = connect(
-            server, chain.ca_file, [chain.root_pin, unrelated_pin()],
-            "--linger", str(linger), stdin="tick\n",
-        )  # fmt: skip
+            server,
+            chain.ca_file,
+            [chain.root_pin, unrelated_pin()],
+            "--linger",
+            str(linger),
+            stdin="tick\n",
+        )
     assert result.code == 0, str(result)
     received = re.findall(rf"^{STAMP} < (.*)$", result.stdout, re.MULTILINE)
     assert received == [f"tick #{n}" for n in range(count)]
@@ -103,9 +121,13 @@ def test_it_ends_when_the_server_closes_without_waiting_for_linger(
     ) as server:
         started = time.monotonic()
         result = connect(
-            server, chain.ca_file, [chain.leaf_pin, unrelated_pin()],
-            "--linger", "600", stdin="hi\n",
-        )  # fmt: skip
+            server,
+            chain.ca_file,
+            [chain.leaf_pin, unrelated_pin()],
+            "--linger",
+            "600",
+            stdin="hi\n",
+        )
         elapsed = time.monotonic() - started
     assert result.code == 0, str(result)
     assert elapsed < WAIT, f"waited {elapsed:.1f} s: lingered after the server closed"
@@ -134,9 +156,13 @@ def test_an_interceptor_the_client_trusts_receives_zero_bytes(
     bundle = trust_bundle(tmp_path, chain, rogue_chain)
     with running(EavesdropServer(rogue_chain.server_context())) as attacker:
         result = connect(
-            attacker, bundle, [chain.intermediate_pin, unrelated_pin()],
-            "--header", "Authorization: Bearer do-not-leak", stdin="secret\n",
-        )  # fmt: skip
+            attacker,
+            bundle,
+            [chain.intermediate_pin, unrelated_pin()],
+            "--header",
+            "Authorization: Bearer do-not-leak",
+            stdin="secret\n",
+        )
         assert attacker.sessions_done.wait(WAIT)
     assert result.code == 1, str(result)
     assert rogue_chain.leaf_pin in result.stderr
@@ -149,10 +175,15 @@ def test_connect_through_a_connect_proxy(
 ) -> None:
     with running(ConnectProxy()) as proxy:
         result = connect(
-            echo_server, chain.ca_file, [chain.intermediate_pin, unrelated_pin()],
-            "--proxy", f"http://127.0.0.1:{proxy.port}", "--linger", str(0.5 * SCALE),
+            echo_server,
+            chain.ca_file,
+            [chain.intermediate_pin, unrelated_pin()],
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--linger",
+            str(0.5 * SCALE),
             stdin="via proxy\n",
-        )  # fmt: skip
+        )
     assert result.code == 0, str(result)
     assert re.search(rf"^{STAMP} < via proxy$", result.stdout, re.MULTILINE)
     assert proxy.tunnels == [f"localhost:{echo_server.port}"]
@@ -175,9 +206,14 @@ def test_a_refused_upgrade_is_could_not_connect(chain: Chain) -> None:
 
 def test_an_untrusted_chain_is_could_not_connect(echo_server: WebSocketServer) -> None:
     result = run_pinws(
-        "connect", echo_server.url(), "--pin", unrelated_pin(), "--pin", unrelated_pin(),
+        "connect",
+        echo_server.url(),
+        "--pin",
+        unrelated_pin(),
+        "--pin",
+        unrelated_pin(),
         stdin="x\n",
-    )  # fmt: skip
+    )
     assert result.code == 3, str(result)
     assert_one_line_error(
         result, "verification failed", "issuer is not in the trust store"
@@ -189,9 +225,16 @@ def test_bad_headers_are_refused_before_connecting(
     echo_server: WebSocketServer,
 ) -> None:
     result = run_pinws(
-        "connect", echo_server.url(), "--pin", unrelated_pin(), "--pin", unrelated_pin(),
-        "--header", "NoColon", stdin="",
-    )  # fmt: skip
+        "connect",
+        echo_server.url(),
+        "--pin",
+        unrelated_pin(),
+        "--pin",
+        unrelated_pin(),
+        "--header",
+        "NoColon",
+        stdin="",
+    )
     assert result.code == 3, str(result)
     assert_one_line_error(result, "--header 'NoColon'", "Name: value")
     assert echo_server.connections == 0

@@ -6,11 +6,11 @@ import re
 import shlex
 
 import pytest
-
-from helpers.cli import ROOT, run_pinws
 from pinws._cli import reference
 from pinws._cli.errors import UsageError
 from pinws._cli.main import build_parser
+
+from helpers.cli import ROOT, run_pinws
 
 CLI_MD = ROOT / "docs" / "cli.md"
 HOWTO_MD = ROOT / "docs" / "howto-get-pins.md"
@@ -21,7 +21,9 @@ def test_cli_reference_is_up_to_date() -> None:
     assert CLI_MD.read_text(encoding="utf-8") == reference.render(), REGENERATE
 
 
-@pytest.mark.parametrize("command", reference.COMMANDS, ids=lambda c: " ".join(c) or "pinws")
+@pytest.mark.parametrize(
+    "command", reference.COMMANDS, ids=lambda c: " ".join(c) or "pinws"
+)
 def test_cli_reference_matches_the_real_help(command: tuple[str, ...]) -> None:
     # COLUMNS=90 makes argparse wrap at reference.WIDTH, as the file is.
     result = run_pinws(*command, "--help")

@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import pinws
+import pytest
+from pinws._cli.main import main
+
 from helpers.cli import ROOT, assert_one_line_error, cli_env, pinws_command, run_pinws
 from helpers.pki import Chain
 from helpers.timing import WAIT
-from pinws._cli.main import main
 
 COMMANDS = ("demo", "pins", "check", "connect")
 
@@ -23,7 +23,8 @@ def test_version(where: tuple[str, ...]) -> None:
     result = run_pinws(*where, "--version")
     assert result.code == 0, str(result)
     assert result.stdout.startswith(f"pinws {pinws.__version__} (websocket-client ")
-    assert "pyOpenSSL" in result.stdout and "Python" in result.stdout
+    assert "pyOpenSSL" in result.stdout
+    assert "Python" in result.stdout
     assert result.stderr == ""
 
 
@@ -108,7 +109,11 @@ def test_colour_on_a_terminal_unless_no_color_is_set(chain: Chain) -> None:
     assert chain.root_pin.encode() in plain
     # Not a terminal (a pipe): no colour even without NO_COLOR.
     piped = subprocess.run(
-        pinws_command(*args), capture_output=True, env=coloured_env, cwd=str(ROOT),
-        timeout=WAIT, check=True,
-    )  # fmt: skip
+        pinws_command(*args),
+        capture_output=True,
+        env=coloured_env,
+        cwd=str(ROOT),
+        timeout=WAIT,
+        check=True,
+    )
     assert b"\x1b[" not in piped.stdout

@@ -6,13 +6,13 @@ import datetime
 import re
 from pathlib import Path
 
+import pinws
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-import pinws
 from helpers.cli import assert_one_line_error, run_pinws
 from helpers.pki import Chain, make_chain
 from helpers.servers import ConnectProxy, WebSocketServer, running
@@ -61,9 +61,14 @@ def test_pins_json_with_a_backup_key(
         )
     )
     result = run_pinws(
-        "pins", echo_server.url(), "--ca-certs", chain.ca_file,
-        "--key", str(key_file), "--json",
-    )  # fmt: skip
+        "pins",
+        echo_server.url(),
+        "--ca-certs",
+        chain.ca_file,
+        "--key",
+        str(key_file),
+        "--json",
+    )
     assert result.code == 0, str(result)
     document = result.json()
     server = document["server"]
@@ -78,8 +83,10 @@ def test_pins_json_with_a_backup_key(
         "root CA (trust anchor)",
     ]
     leaf = server["chain"][0]
-    assert leaf["key_type"] == "EC" and leaf["key_size"] == 256
-    assert leaf["is_ca"] is False and server["chain"][1]["is_ca"] is True
+    assert leaf["key_type"] == "EC"
+    assert leaf["key_size"] == 256
+    assert leaf["is_ca"] is False
+    assert server["chain"][1]["is_ca"] is True
     not_after = datetime.datetime.strptime(leaf["not_after"], "%Y-%m-%dT%H:%M:%SZ")
     expected_days = (
         not_after.replace(tzinfo=datetime.timezone.utc)
@@ -120,9 +127,14 @@ def test_pins_through_a_connect_proxy(
 ) -> None:
     with running(ConnectProxy()) as proxy:
         result = run_pinws(
-            "pins", echo_server.url(), "--ca-certs", chain.ca_file,
-            "--proxy", f"http://127.0.0.1:{proxy.port}", "--json",
-        )  # fmt: skip
+            "pins",
+            echo_server.url(),
+            "--ca-certs",
+            chain.ca_file,
+            "--proxy",
+            f"http://127.0.0.1:{proxy.port}",
+            "--json",
+        )
     assert result.code == 0, str(result)
     server = result.json()["server"]
     assert server["proxy"] == f"127.0.0.1:{proxy.port}"
@@ -163,7 +175,8 @@ def test_show_unverified_prints_the_sent_chain_clearly_marked(
     assert out.startswith("UNVERIFIED: ")
     assert "did NOT verify" in out
     assert out.count("[UNVERIFIED]") == 2  # the server sends leaf + intermediate
-    assert chain.leaf_pin in out and chain.intermediate_pin in out
+    assert chain.leaf_pin in out
+    assert chain.intermediate_pin in out
     assert chain.root_pin not in out  # never sent, and nothing was verified
     suggested = out[out.index("Suggested pin set:") :]
     assert suggested.split()[3] == chain.leaf_pin
@@ -288,10 +301,15 @@ def test_pins_of_keys_and_csrs_are_the_pins_of_their_future_certificates(
     )
 
     result = run_pinws(
-        "pins", "--key", str(tmp_path / "rsa.pem"),
-        "--key", str(tmp_path / "ec-public.der"),
-        "--csr", str(tmp_path / "next.csr"), "--json",
-    )  # fmt: skip
+        "pins",
+        "--key",
+        str(tmp_path / "rsa.pem"),
+        "--key",
+        str(tmp_path / "ec-public.der"),
+        "--csr",
+        str(tmp_path / "next.csr"),
+        "--json",
+    )
     assert result.code == 0, str(result)
     files = result.json()["files"]
     assert [(f["kind"], f["key"]) for f in files] == [
@@ -326,14 +344,21 @@ def test_an_encrypted_private_key_is_refused_with_the_way_out(tmp_path: Path) ->
     [
         ("--cert", b"\x00\x01garbage", ("not a certificate",)),
         ("--cert", b"", ("the file is empty",)),
-        ("--key", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-         ("holds CERTIFICATE", "--cert")),
-        ("--cert", b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
-         b"-----END CERTIFICATE-----\n", ("certificate 1 is malformed",)),
+        (
+            "--key",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            ("holds CERTIFICATE", "--cert"),
+        ),
+        (
+            "--cert",
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n"
+            b"-----END CERTIFICATE-----\n",
+            ("certificate 1 is malformed",),
+        ),
         ("--csr", b"just some text", ("not a certificate request",)),
     ],
     ids=["binary-garbage", "empty", "cert-given-as-key", "bad-pem-body", "text-as-csr"],
-)  # fmt: skip
+)
 def test_malformed_files_fail_with_one_clear_line(
     tmp_path: Path, option: str, content: bytes, fragments: tuple[str, ...]
 ) -> None:
@@ -356,15 +381,27 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     ("args", "fragment"),
     [
         ((), "give a server URL, or --cert/--key/--csr files"),
-        (("--proxy", "http://127.0.0.1:3128", "--cert", "x.pem"), "--proxy needs a server URL"),
+        (
+            ("--proxy", "http://127.0.0.1:3128", "--cert", "x.pem"),
+            "--proxy needs a server URL",
+        ),
         (("ws://localhost:1/",), "plaintext"),
-        (("wss://localhost:1/", "--proxy", "socks5://127.0.0.1:1"), "HTTP CONNECT proxy"),
+        (
+            ("wss://localhost:1/", "--proxy", "socks5://127.0.0.1:1"),
+            "HTTP CONNECT proxy",
+        ),
         (("wss://localhost:1/", "--timeout", "0"), "greater than 0"),
         (("wss://localhost:1/", "--bogus"), "unrecognized arguments: --bogus"),
     ],
-    ids=["nothing", "proxy-without-url", "plaintext-url", "socks-proxy", "zero-timeout",
-         "unknown-option"],
-)  # fmt: skip
+    ids=[
+        "nothing",
+        "proxy-without-url",
+        "plaintext-url",
+        "socks-proxy",
+        "zero-timeout",
+        "unknown-option",
+    ],
+)
 def test_usage_errors_exit_3(args: tuple[str, ...], fragment: str) -> None:
     result = run_pinws("pins", *args)
     assert result.code == 3, str(result)

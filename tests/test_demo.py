@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any
 
+import pinws
 import pytest
 
-import pinws
 from helpers.cli import ROOT, cli_env, pinws_command, run_pinws
 from helpers.timing import WAIT
 
@@ -36,19 +36,26 @@ def test_demo_exits_0_and_shows_pinning_refusing_the_interceptor() -> None:
     pki = section(out, "1. ", "2. ")
     intermediate_pin = re.search(rf"intermediate CA pin +({PIN})", pki)
     backup_pin = re.search(rf"backup key pin +({PIN})", pki)
-    assert intermediate_pin and backup_pin, out
+    assert intermediate_pin, out
+    assert backup_pin, out
 
     talk = section(out, "2. ", "3. ")
     assert f"connected: pin {intermediate_pin.group(1)} matched" in talk
-    assert "> hello, pinned world" in talk and "< hello, pinned world" in talk
+    assert "> hello, pinned world" in talk
+    assert "< hello, pinned world" in talk
 
     attack = section(out, "3. ", "4. ")
     assert "REFUSED inside the TLS handshake" in attack
     # The PinMismatchError message itself: the attacker's chain, our pins.
-    quoted = "\n".join(line[5:] for line in attack.splitlines() if line.startswith("   | "))
+    quoted = "\n".join(
+        line[5:] for line in attack.splitlines() if line.startswith("   | ")
+    )
     assert quoted.startswith("Certificate pinning failure for localhost:")
     configured = quoted[quoted.index("Configured pins:") :]
-    assert re.findall(PIN, configured) == [intermediate_pin.group(1), backup_pin.group(1)]
+    assert re.findall(PIN, configured) == [
+        intermediate_pin.group(1),
+        backup_pin.group(1),
+    ]
     attacker_chain = re.findall(PIN, quoted[: quoted.index("Configured pins:")])
     assert len(attacker_chain) == 2
     assert not set(attacker_chain) & {intermediate_pin.group(1), backup_pin.group(1)}
@@ -57,7 +64,8 @@ def test_demo_exits_0_and_shows_pinning_refusing_the_interceptor() -> None:
 
     leak = out[out.index("4. ") :]
     received = re.search(r"bytes the attacker received: (\d+)", leak)
-    assert received and int(received.group(1)) > 0
+    assert received
+    assert int(received.group(1)) > 0
     assert "   | GET / HTTP/1.1" in leak
     assert re.search(r"^   \| Authorization: Bearer \S+$", leak, re.MULTILINE)
 
@@ -78,7 +86,8 @@ def read_until(process: subprocess.Popen[bytes], done: Any, timeout: float) -> s
         selector.register(fd, selectors.EVENT_READ)
         while not done(data.decode("utf-8", "replace")):
             left = deadline - time.monotonic()
-            assert left > 0 and selector.select(left), f"no more output: {data!r}"
+            assert left > 0, f"no more output: {data!r}"
+            assert selector.select(left), f"no more output: {data!r}"
             chunk = os.read(fd, 65536)  # unbuffered: select() must see the rest
             assert chunk, f"stdout closed: {data!r}"
             data += chunk
@@ -111,24 +120,31 @@ def test_serve_runs_a_pinned_server_until_stopped(
             text = read_until(process, lambda t: "Ctrl-C stops the server." in t, WAIT)
             url = re.search(r"URL +(wss://\S+)", text).group(1)  # type: ignore[union-attr]
             ca_file = re.search(r"CA file +(\S+)", text).group(1)  # type: ignore[union-attr]
-            found = dict(
-                (role, pin)
-                for pin, role in re.findall(rf"({PIN})  (leaf|intermediate|root|backup)", text)
-            )
+            found = {
+                role: pin
+                for pin, role in re.findall(
+                    rf"({PIN})  (leaf|intermediate|root|backup)", text
+                )
+            }
             pins = found
             assert f"pinws connect {url} --ca-certs {ca_file} --pin" in text
         assert set(pins) == {"leaf", "intermediate", "root", "backup"}
         # The printed pins and CA file are what a pinned client needs.
         ws = pinws.create_connection(
-            url, pins=[pins["intermediate"], pins["backup"]], ca_certs=ca_file, timeout=WAIT
+            url,
+            pins=[pins["intermediate"], pins["backup"]],
+            ca_certs=ca_file,
+            timeout=WAIT,
         )
         try:
             ws.send("are you there?")
             assert ws.recv() == "are you there?"
             assert str(ws.matched_pin) == pins["intermediate"]
             assert [c.pin for c in ws.verified_chain] == [
-                pins["leaf"], pins["intermediate"], pins["root"]
-            ]  # fmt: skip
+                pins["leaf"],
+                pins["intermediate"],
+                pins["root"],
+            ]
         finally:
             ws.close()
         process.send_signal(stop)

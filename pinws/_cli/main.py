@@ -86,7 +86,7 @@ class _LogFormatter(logging.Formatter):
         return f"pinws: {record.levelname.lower()}: {record.getMessage()}"
 
 
-def _configure_logging(debug: bool, quiet: bool) -> logging.Handler:
+def _configure_logging(debug: bool, quiet: bool) -> tuple[logging.Handler, int]:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         _LogFormatter()
@@ -94,13 +94,14 @@ def _configure_logging(debug: bool, quiet: bool) -> logging.Handler:
         else logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s")
     )
     logger = logging.getLogger("pinws")
+    previous = logger.level
     # Commands that report pin-set problems themselves keep the library's
     # warnings about the same things out of their output.
     logger.setLevel(
         logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
     )
     logger.addHandler(handler)
-    return handler
+    return handler, previous
 
 
 def _print_error(console: Console, prog: str, message: str) -> None:
@@ -146,7 +147,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return ExitCode.FAILED
     debug = bool(getattr(args, "debug", False))
     prog = f"pinws {args.command}"
-    handler = _configure_logging(debug, bool(getattr(args, "quiet_library", False)))
+    handler, level = _configure_logging(
+        debug, bool(getattr(args, "quiet_library", False))
+    )
     try:
         return int(args.run(args, console))
     except UsageError as exc:
@@ -176,4 +179,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         return ExitCode.FAILED
     finally:
-        logging.getLogger("pinws").removeHandler(handler)
+        logger = logging.getLogger("pinws")
+        logger.removeHandler(handler)
+        logger.setLevel(level)
