@@ -108,6 +108,28 @@ def test_after_end_of_input_it_waits_until_replies_stop(chain: Chain) -> None:
     assert received == [f"tick #{n}" for n in range(count)]
 
 
+def test_the_linger_starts_once_the_input_is_sent_not_at_end_of_input(
+    chain: Chain,
+) -> None:
+    # The whole input (and its end) is read at once, while the server takes
+    # longer than --linger to accept the upgrade.
+    def slow_upgrade(connection: ServerConnection, request: Any) -> Any:
+        time.sleep(1.0 * SCALE)
+
+    server = WebSocketServer(chain.server_context(), process_request=slow_upgrade)
+    with running(server):
+        result = connect(
+            server,
+            chain.ca_file,
+            [chain.intermediate_pin, unrelated_pin()],
+            "--linger",
+            str(0.5 * SCALE),
+            stdin="late\n",
+        )
+    assert result.code == 0, str(result)
+    assert re.search(rf"^{STAMP} < late$", result.stdout, re.MULTILINE), str(result)
+
+
 def test_it_ends_when_the_server_closes_without_waiting_for_linger(
     chain: Chain,
 ) -> None:

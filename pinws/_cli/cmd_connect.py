@@ -309,6 +309,10 @@ def _event_loop(app: Any, session: _Session, interactive: bool, linger: float) -
     events = session.events
     pending: list[str] = []
     lingering_since: Optional[float] = None
+    end_of_input = False
+    # Set when the "open" event is handled, not when on_open ran: lines queued
+    # before it must go out first, in order.
+    is_open = False
     closing = False
     while True:
         timeout = None
@@ -327,19 +331,25 @@ def _event_loop(app: Any, session: _Session, interactive: bool, linger: float) -
         if kind == "ended":
             return
         if kind == "open":
+            is_open = True
             for line in pending:
                 _send(app, session, line)
             pending.clear()
+            if end_of_input:
+                # The input ended before the connection was up: the wait
+                # for replies starts now that it has all been sent.
+                lingering_since = time.monotonic()
         elif kind == "line":
-            if session.opened:
+            if is_open:
                 _send(app, session, value)
             else:
                 pending.append(value)
         elif kind == "eof":
+            end_of_input = True
             if interactive:
                 closing = True
                 app.close()
-            else:
+            elif is_open:
                 lingering_since = time.monotonic()
         elif kind == "message" and lingering_since is not None:
             lingering_since = time.monotonic()
