@@ -507,3 +507,21 @@ def test_ca_certs_directory(
         timeout=WAIT,
     )
     ws.close()
+
+
+def close_at_once(connection: ServerConnection) -> None:
+    connection.close(code=4000, reason="maintenance")
+
+
+def test_a_server_close_reaches_on_close_with_its_status(chain: Chain) -> None:
+    recorder = Recorder()
+    with running(
+        WebSocketServer(chain.server_context(), handler=close_at_once)
+    ) as server:
+        app = make_app(server.url(), chain, recorder)
+        app.run_forever()
+    assert recorder.close_args == (4000, "maintenance")
+    [error] = recorder.errors()
+    assert isinstance(error, websocket.WebSocketConnectionClosedException)
+    assert error.status_code == 4000  # type: ignore[attr-defined]
+    assert "maintenance" in str(error)

@@ -126,6 +126,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
                     "websocket-client version is not supported"
                 )
             value = PinnedWebSocket._adopt(value, self._active_tls)
+            self.last_close_frame = None
             value._pinws_attempt_error = self._on_attempt_error
             value._pinws_on_closed = self._remember_close_frame
         self._pinws_sock = value
@@ -311,6 +312,13 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
     def _callback(self, callback: Optional[Callable[..., Any]], *args: Any) -> None:
         if callback is None:
             return
+        if callback is self.on_error and args and _is_close_frame(args[0]):
+            # websocket-client 1.9.0 (the last for Python 3.9) hands the
+            # server's close frame itself to on_error and then reports no
+            # status to on_close; present it as 1.9.1+ does.
+            frame = args[0]
+            self.last_close_frame = frame
+            args = (_closed_by_peer(frame), *args[1:])
         executor = self._callback_executor
         if executor is None:
             super()._callback(callback, *args)
@@ -324,6 +332,13 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             # and kills the worker. As websocket-client does with a failing
             # callback: log it and carry on.
             logger.exception("callback_executor failed; %r was not run", callback)
+
+    def _get_close_args(self, close_frame: Any) -> Any:
+        # websocket-client 1.9.0's teardown passes no frame; fall back to the
+        # one remembered above (1.9.1+ does this itself).
+        return super()._get_close_args(
+            close_frame or getattr(self, "last_close_frame", None)
+        )
 
     # -- sending (any thread) -------------------------------------------------
 
@@ -344,3 +359,26 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
     def send_bytes(self, data: Union[bytes, bytearray]) -> None:
         """Send a binary message. Safe from any thread."""
         self.send(bytes(data), ABNF.OPCODE_BINARY)
+
+
+def _is_close_frame(value: object) -> bool:
+    return isinstance(value, ABNF) and value.opcode == ABNF.OPCODE_CLOSE
+
+
+def _closed_by_peer(frame: ABNF) -> WebSocketConnectionClosedException:
+    raw = frame.data or b""
+    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+    reason = data[2:].decode("utf-8", "replace") or None
+    if code is None:
+        message = "Connection closed"
+    elif code == 1000:
+        message = "Connection closed normally (code 1000)"
+    else:
+        message = f"Connection closed (code {code})"
+    if reason:
+        message = f"{message}: {reason}"
+    error = WebSocketConnectionClosedException(message)
+    setattr(error, "status_code", code)  # noqa: B010 - as websocket-client sets them
+    setattr(error, "reason", reason)  # noqa: B010
+    return error
