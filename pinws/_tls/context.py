@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Optional, Union
 
 import certifi
@@ -57,6 +59,63 @@ def _load_debug_ca(path: PathLike) -> tuple[str, bytes]:
             "CA:TRUE); give the CA certificate of your debugging proxy"
         )
     return text, spki_digest(cert)
+
+
+def _file_identity(path: str) -> Optional[tuple[object, ...]]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (
+        os.path.abspath(path),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+
+
+class _ContextCache:
+    """The few most recently built TLS contexts, by configuration.
+
+    :func:`pinws.create_connection` builds a :class:`TLSClient` per call;
+    without this, every connection would parse its whole trust store again
+    (a few milliseconds for certifi's bundle, and ~0.7 MB held per
+    connection). The key names every file the context loaded by path,
+    inode, size and change times, so an edited or replaced trust store is
+    loaded afresh. Bounded: the least recently used entry goes first.
+    Sharing is safe: a context holds no per-connection state (sessions are
+    never cached, and verify callback errors stay on each connection's
+    verifier).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, SSL.Context] = OrderedDict()
+
+    def get(self, key: Hashable, build: Callable[[], SSL.Context]) -> SSL.Context:
+        with self._lock:
+            context = self._entries.get(key)
+            if context is not None:
+                self._entries.move_to_end(key)
+                return context
+        # Built outside the lock: loading a trust store takes milliseconds.
+        context = build()
+        with self._lock:
+            self._entries[key] = context
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return context
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CONTEXTS = _ContextCache(8)
 
 
 def _ssl_error_reason(exc: SSL.Error) -> str:
@@ -132,7 +191,7 @@ class TLSClient:
                 "pin checks; this is for development only",
                 self.debug_ca,
             )
-        self._context = self._build_context()
+        self._context = self._shared_context()
 
     def with_options(self, options: SSLOptions) -> TLSClient:
         """This client with other ``sslopt`` options (itself if they change nothing)."""
@@ -153,8 +212,23 @@ class TLSClient:
                 "sslopt ca", options.ca_file or options.ca_path or ""
             )
         if options.shapes_context:
-            clone._context = clone._build_context()
+            clone._context = clone._shared_context()
         return clone
+
+    def _shared_context(self) -> SSL.Context:
+        """This configuration's context: from the cache, or built and cached."""
+        options = self.options
+        if options.certfile is not None:
+            # A client key (and its password) is not kept beyond its client.
+            return self._build_context()
+        files = [] if self.pin_only else [self.ca_certs or certifi.where()]
+        if self.debug_ca is not None:
+            files.append(self.debug_ca)
+        identities = tuple(_file_identity(path) for path in files)
+        if None in identities:
+            return self._build_context()  # let the build name the problem
+        key = (self.pin_only, identities, options.ciphers, options.ecdh_curve)
+        return _CONTEXTS.get(key, self._build_context)
 
     def _build_context(self) -> SSL.Context:
         context = SSL.Context(SSL.TLS_CLIENT_METHOD)
@@ -170,6 +244,9 @@ class TLSClient:
         # verification, and with it the pin check.
         context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
         context.set_options(SSL.OP_NO_TICKET)
+        # Frees OpenSSL's ~34 KiB of record buffers while a connection is
+        # idle, as CPython's ssl module does for every context.
+        context.set_mode(SSL.MODE_RELEASE_BUFFERS)
         if not self.pin_only:
             self._load_trust_store(context)
         self._load_client_certificate(context)
@@ -300,6 +377,8 @@ class TLSClient:
             if isinstance(exc, SSL.Error):
                 if verifier.error is not None:
                     raise verifier.error from exc
+                if verifier.unexpected is not None:
+                    raise verifier.unexpected from exc
                 raise TLSHandshakeError(
                     f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
                 ) from exc
@@ -346,7 +425,16 @@ def _verify_callback(
     verifier = connection.get_app_data()
     if not isinstance(verifier, HandshakeVerifier):
         return False
-    return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
+    try:
+        return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
+    except Exception as exc:
+        # Kept on this connection's verifier, never left to pyOpenSSL: it
+        # parks callback exceptions on the *context*, and raises them from
+        # the next call of whichever connection of that context comes first
+        # -- another thread's, once contexts are shared. TLSClient.wrap
+        # raises it. False fails the handshake either way.
+        verifier.fail(exc)
+        return False
 
 
 class TargetContext:

@@ -127,6 +127,20 @@ class HandshakeVerifier:
         self.accepted = False
         self.matched_pin: Optional[Pin] = None
         self.verified_chain: tuple[ChainCertificate, ...] = ()
+        self.unexpected: Optional[Exception] = None
+
+    def fail(self, exc: Exception) -> None:
+        """Record an exception raised while judging a certificate.
+
+        The handshake is refused; :attr:`error` (a :class:`PinningError`) or
+        :attr:`unexpected` (anything else) says why.
+        """
+        self.accepted = False
+        if isinstance(exc, PinningError):
+            if self.error is None:
+                self.error = exc
+        elif self.unexpected is None:
+            self.unexpected = exc
 
     # The signature OpenSSL's callback has, minus the Connection.
     def on_certificate(
