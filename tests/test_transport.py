@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 
 import pinws
@@ -13,7 +14,7 @@ from websockets.sync.server import ServerConnection
 from helpers.pki import Chain, unrelated_pin
 from helpers.rawws import RawWebSocketServer, frame
 from helpers.servers import WebSocketServer, running
-from helpers.timing import WAIT
+from helpers.timing import PROMPT, WAIT
 
 
 @pytest.fixture
@@ -207,3 +208,116 @@ def test_recv_timeout_and_closed_socket(
     ws.close()
     with pytest.raises(websocket.WebSocketConnectionClosedException):
         ws.send("after close")
+
+
+class ConcurrencyProbe:
+    """Wraps a pyOpenSSL Connection and records overlapping calls into it."""
+
+    def __init__(self, connection: object) -> None:
+        self._connection = connection
+        self._guard = threading.Lock()
+        self.active = 0
+        self.most_at_once = 0
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        target = getattr(self._connection, name)
+        if not callable(target):
+            return target
+
+        def probed(*args: object, **kwargs: object) -> object:
+            with self._guard:
+                self.active += 1
+                self.calls += 1
+                self.most_at_once = max(self.most_at_once, self.active)
+            try:
+                # Widen the window in which an unserialised caller would
+                # overlap; this yields the GIL, it does not wait for anything.
+                time.sleep(0)
+                return target(*args, **kwargs)
+            finally:
+                with self._guard:
+                    self.active -= 1
+
+        return probed
+
+
+def test_calls_into_the_openssl_connection_never_overlap(chain: Chain) -> None:
+    with running(
+        WebSocketServer(chain.server_context(), handler=large_and_echo, max_size=None)
+    ) as server:
+        ws = pinws.create_connection(
+            server.url(),
+            pins=[chain.intermediate_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
+        )
+        probe = ConcurrencyProbe(ws.sock._conn)
+        ws.sock._conn = probe
+        received: list[object] = []
+        try:
+            ws.send("go")
+
+            def receive() -> None:
+                while len(received) < LARGE_COUNT + SENDERS * 20:
+                    received.append(ws.recv())
+
+            receiver = threading.Thread(target=receive)
+            receiver.start()
+
+            def sender(n: int) -> None:
+                for i in range(20):
+                    ws.send(f"{n}-{i}")
+
+            senders = [
+                threading.Thread(target=sender, args=(n,)) for n in range(SENDERS)
+            ]
+            for thread in senders:
+                thread.start()
+            for thread in senders:
+                thread.join(WAIT)
+            receiver.join(WAIT * 3)
+            assert not receiver.is_alive()
+        finally:
+            ws.close()
+    assert probe.calls > 100
+    assert probe.most_at_once == 1
+
+
+def silent(connection: ServerConnection) -> None:
+    for _ in connection:
+        pass
+
+
+def test_a_blocked_reader_does_not_hold_up_writers(chain: Chain) -> None:
+    # The reader waits for data that never comes; if it held the
+    # Connection's lock while waiting, every send would stall behind it.
+    with running(WebSocketServer(chain.server_context(), handler=silent)) as server:
+        ws = pinws.create_connection(
+            server.url(),
+            pins=[chain.intermediate_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
+        )
+        reading = threading.Event()
+        outcome: list[BaseException] = []
+
+        def reader() -> None:
+            reading.set()
+            try:
+                ws.recv()
+            except BaseException as exc:  # the socket closes under it at the end
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            assert reading.wait(WAIT)
+            started = time.monotonic()
+            for i in range(200):
+                ws.send(f"message {i}")
+            assert time.monotonic() - started < PROMPT
+            assert thread.is_alive()  # still waiting: it was blocked all along
+        finally:
+            ws.sock.close()
+            thread.join(WAIT)
