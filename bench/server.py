@@ -279,6 +279,11 @@ def main(config: dict[str, Any]) -> None:
     for name, files in config["chains"].items():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(files["cert_chain"], files["key"])
+        # No TLS 1.3 session tickets: none of the clients resumes sessions,
+        # and a ticket arriving while websockets' sync client writes its
+        # Upgrade request from another thread trips that client's
+        # concurrent-SSLSocket race (see bench/clients.py), hanging it.
+        context.num_tickets = 0
         listeners[name] = listen(context)
     ports = {name: sock.getsockname()[1] for name, sock in listeners.items()}
     print(json.dumps({"ports": ports}), flush=True)

@@ -149,7 +149,9 @@ class PinnedSocket:
         return len(data)
 
     def _read_tls(self, bufsize: int) -> bytes:
-        deadline = self._deadline()
+        # Computed at the first wait: most reads find a record ready.
+        deadline: Optional[float] = None
+        waited = False
         while True:
             if self._closed:
                 raise WebSocketConnectionClosedException("socket is already closed.")
@@ -174,6 +176,8 @@ class PinnedSocket:
                     ) from exc
             if self._timeout == 0:
                 raise WebSocketTimeoutException("no data available")
+            if not waited:
+                deadline, waited = self._deadline(), True
             if not wait_for_fd(self._fd, write=write, timeout=remaining(deadline)):
                 raise WebSocketTimeoutException("Connection timed out")
 
@@ -217,7 +221,9 @@ class PinnedSocket:
         view = memoryview(data).cast("B")
         total = len(view)
         with self._send_lock:
-            deadline = self._deadline()
+            # Computed at the first wait: most sends complete without one.
+            deadline: Optional[float] = None
+            waited = False
             offset = 0
             while offset < total:
                 chunk = view[offset : offset + WRITE_CHUNK]
@@ -250,6 +256,8 @@ class PinnedSocket:
                         ) from exc
                 if self._timeout == 0 and offset:
                     return offset
+                if not waited:
+                    deadline, waited = self._deadline(), True
                 if not wait_for_fd(self._fd, write=write, timeout=remaining(deadline)):
                     raise WebSocketTimeoutException("Connection timed out")
         return total

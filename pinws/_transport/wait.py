@@ -36,6 +36,8 @@ def wait_for_fd(
             poller.register(wake_fd, select.POLLIN)
         millis = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = poller.poll(millis)
+        if wake_fd is None:
+            return bool(ready)  # fd is the only descriptor registered
         return any(ready_fd == fd for ready_fd, _ in ready)
     readers = [] if write else [fd]
     if wake_fd is not None:
