@@ -21,6 +21,16 @@ TARGETS = [
 ]
 
 
+SHORT = {
+    "connect": "connect",
+    "echo": "echo",
+    "recv_1mib": "1 MiB recv",
+    "send_1mib": "1 MiB send",
+    "stream_64": "64 B stream",
+    "memory_idle": "idle memory",
+}
+
+
 def _stats(samples: list[float]) -> dict[str, float]:
     return {
         "median": statistics.median(samples),
@@ -180,13 +190,16 @@ def chart(results: dict[str, Any], paths: list[Path]) -> bool:
     ax.set_xticks([j + width * (len(clients) - 1) / 2 for j in range(len(main))])
     ax.set_xticklabels(
         [
-            metrics[k]["title"].replace(" (", "\n(")
-            + f"\n[{metrics[k]['better']} is better]"
+            SHORT.get(k, metrics[k]["title"])
+            + ("\n(lower is better)" if metrics[k]["better"] == "lower" else "")
             for k in main
         ],
-        fontsize=7,
+        fontsize=8,
     )
-    ax.set_ylabel(f"ratio to {baseline} (median, min-max)")
+    ax.set_yscale("log")
+    ax.set_yticks([0.1, 0.2, 0.5, 1, 2, 5])
+    ax.set_yticklabels(["0.1", "0.2", "0.5", "1", "2", "5"])
+    ax.set_ylabel(f"ratio to {baseline} (median, min-max), log scale")
     ax.set_title("Side by side, ratio to the unpinned baseline")
     ax.legend(fontsize=8)
 

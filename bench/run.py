@@ -46,7 +46,7 @@ MIB = 1024 * 1024
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
-        "rounds": 10,
+        "rounds": 15,
         "connects": 15,
         "echo": 2000,
         "big_messages": 32,
@@ -479,7 +479,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         action="store_true",
         help="a seconds-long run that only checks the suite works",
     )
-    parser.add_argument("--rounds", type=int, help="rounds per metric (default: 10)")
+    parser.add_argument("--rounds", type=int, help="rounds per metric (default: 15)")
     parser.add_argument(
         "--out", default=str(ROOT / "bench" / "results"), help="output directory"
     )

