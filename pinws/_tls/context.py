@@ -133,8 +133,10 @@ class TLSClient:
     """The TLS side of one pinned client: a pyOpenSSL context and a policy.
 
     The context (with its parsed trust store) is built once and shared by
-    every connection the client opens; what differs per connection lives in
-    a :class:`HandshakeVerifier` attached to it.
+    every connection the client opens -- and, through a small cache, by
+    other clients with the same configuration and unchanged files; what
+    differs per connection lives in a :class:`HandshakeVerifier` attached
+    to it.
 
     Args:
         policy: which pins apply to which host.
