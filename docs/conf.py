@@ -98,6 +98,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"(dict|list|tuple|NoneType|None)"),
     (r"py:(exc|class)", r"(ValueError|OSError|RuntimeError|TypeError)"),
     (r"py:(exc|class)", r"(ConnectionResetError|Exception|BaseException)"),
+    # The type variable of PinnedSocket.take: a parser's own result type.
+    (r"py:class", r"pinws\._transport\.socket\.T"),
 ]
 if importlib.util.find_spec("pinws.executors") is None:
     nitpick_ignore.append(("py:mod", "pinws.executors"))

@@ -7,11 +7,11 @@ import threading
 import time
 from pathlib import Path
 
-import pinws
 import pytest
 import websocket
 from websockets.sync.server import ServerConnection
 
+import pinws
 from helpers.pki import Chain, make_chain, unrelated_pin
 from helpers.servers import WebSocketServer, running
 from helpers.timing import PROMPT, WAIT

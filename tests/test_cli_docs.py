@@ -6,11 +6,11 @@ import re
 import shlex
 
 import pytest
+
+from helpers.cli import ROOT, run_pinws
 from pinws._cli import reference
 from pinws._cli.errors import UsageError
 from pinws._cli.main import build_parser
-
-from helpers.cli import ROOT, run_pinws
 
 CLI_MD = ROOT / "docs" / "cli.md"
 HOWTO_MD = ROOT / "docs" / "howto-get-pins.md"

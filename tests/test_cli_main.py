@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pinws
 import pytest
-from pinws._cli.main import main
 
+import pinws
 from helpers.cli import ROOT, assert_one_line_error, cli_env, pinws_command, run_pinws
 from helpers.pki import Chain
 from helpers.timing import WAIT
+from pinws._cli.main import main
 
 COMMANDS = ("demo", "pins", "check", "connect")
 

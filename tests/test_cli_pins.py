@@ -6,13 +6,13 @@ import datetime
 import re
 from pathlib import Path
 
-import pinws
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+import pinws
 from helpers.cli import assert_one_line_error, run_pinws
 from helpers.pki import Chain, make_chain
 from helpers.servers import ConnectProxy, WebSocketServer, running

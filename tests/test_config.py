@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 from xml.etree import ElementTree
 
-import pinws
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import pinws
 from pinws import PinConfigError, PinPolicy, PinSet
 from pinws._pins.config import (
     parse_android_nsc,

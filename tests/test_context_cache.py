@@ -12,17 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pinws
 import pytest
 from OpenSSL import SSL, crypto
+
+import pinws
+from helpers.pki import Chain, make_chain
+from helpers.servers import WebSocketServer
 from pinws._pins.policy import as_policy
 from pinws._tls import context as context_module
 from pinws._tls.context import TLSClient, _ContextCache, _verify_callback
 from pinws._tls.options import SSLOptions
 from pinws._tls.verify import HandshakeVerifier
-
-from helpers.pki import Chain, make_chain
-from helpers.servers import WebSocketServer
 
 
 def _client(chain: Chain, ca_file: str, **kwargs: object) -> TLSClient:

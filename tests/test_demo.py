@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any
 
-import pinws
 import pytest
 
+import pinws
 from helpers.cli import ROOT, cli_env, pinws_command, run_pinws
 from helpers.timing import WAIT
 

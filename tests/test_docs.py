@@ -20,8 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-import pinws
 import pytest
+
+import pinws
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

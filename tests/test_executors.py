@@ -13,11 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 import pinws
 import pinws.executors
-import pytest
-from pinws.executors import QueueExecutor
-
 from helpers.callbacks import (
     ECHO_SEQUENCE,
     Recorder,
@@ -26,6 +25,7 @@ from helpers.callbacks import (
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
+from pinws.executors import QueueExecutor
 
 
 def drain_until(executor: QueueExecutor, done: Callable[[], bool]) -> None:

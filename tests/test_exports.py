@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-import pinws
 import websocket
+
+import pinws
 
 CONTRACT = {
     "PinnedWebSocketApp",

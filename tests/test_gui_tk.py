@@ -11,9 +11,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import pinws
 import pytest
 
+import pinws
 from helpers.callbacks import ECHO_SEQUENCE, Recorder, send_one_and_two
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer

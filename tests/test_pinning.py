@@ -7,10 +7,10 @@ import ssl
 import warnings
 from pathlib import Path
 
-import pinws
 import pytest
 import trustme
 
+import pinws
 from helpers.pki import Chain, make_chain, trust_bundle, unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, running
 from helpers.timing import WAIT

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 
-import pinws
 import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+import pinws
 from pinws import InvalidPinError, Pin
 
 DIGEST = hashlib.sha256(b"some key").digest()

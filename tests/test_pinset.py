@@ -9,15 +9,15 @@ import re
 import threading
 import time
 
-import pinws
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import pinws
+from helpers.pki import unrelated_pin
 from pinws import InvalidPinError, Pin, PinSet
 from pinws._pins import pinset as pinset_module
 from pinws._pins.pin import parse_pins
-
-from helpers.pki import unrelated_pin
 
 DAY = datetime.timedelta(days=1)
 EXPIRES = datetime.date(2030, 6, 30)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import re
 
-import pinws
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import pinws
+from helpers.pki import unrelated_pin
 from pinws import InvalidPinError, PinPolicy, PinSet, UnpinnedHostError
 from pinws._pins.policy import HostPattern, as_policy
-
-from helpers.pki import unrelated_pin
 
 
 def pin_set() -> PinSet:

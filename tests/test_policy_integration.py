@@ -15,15 +15,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pinws
 import pytest
 import trustme
-from pinws import PinFailureReport, PinPolicy, PinSet
-from pinws._pins import pinset as pinset_module
 
+import pinws
 from helpers.pki import Chain, make_chain, unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, redirect_to, running
 from helpers.timing import WAIT
+from pinws import PinFailureReport, PinPolicy, PinSet
+from pinws._pins import pinset as pinset_module
 
 NAMES = (
     "example.test",

@@ -16,17 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pinws
 import pytest
 import trustme
 from cryptography import x509
-from pinws import PinFailureReport, PinPolicy, PinSet
-from pinws._pins.reporting import DEDUPLICATION_SECONDS, MAX_IN_FLIGHT, ReportSender
 
+import pinws
 from helpers.collector import ReportCollector, join_report_threads
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer, running
 from helpers.timing import WAIT
+from pinws import PinFailureReport, PinPolicy, PinSet
+from pinws._pins.reporting import DEDUPLICATION_SECONDS, MAX_IN_FLIGHT, ReportSender
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

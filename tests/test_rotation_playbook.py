@@ -14,15 +14,15 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import pinws
 import pytest
-from pinws import PinFailureReport, PinPolicy
 
+import pinws
 from helpers.collector import ReportCollector, join_report_threads
 from helpers.keys import issue_for_key, new_key, pin_of, server_context
 from helpers.pki import Chain, make_chain
 from helpers.servers import WebSocketServer, running
 from helpers.timing import WAIT
+from pinws import PinFailureReport, PinPolicy
 
 PLAYBOOK = Path(__file__).resolve().parent.parent / "docs" / "key-rotation.md"
 STEP = re.compile(r"^% rotation-step: (\S+)\n```toml\n(.*?)^```$", re.M | re.S)

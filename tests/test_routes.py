@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
-import pinws
 import pytest
 
+import pinws
 from helpers.pki import Chain, trust_bundle, unrelated_pin
 from helpers.servers import (
     ConnectProxy,

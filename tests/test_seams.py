@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 
-import pinws
 import websocket
+
+import pinws
 
 
 def test_run_forever_creates_a_plain_websocket_and_assigns_app_sock() -> None:

@@ -7,10 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-import pinws
 import pytest
 from websockets.sync.server import ServerConnection
 
+import pinws
 from helpers.pki import Chain, unrelated_pin
 from helpers.rawws import RawWebSocketServer, frame
 from helpers.servers import WebSocketServer, running

@@ -8,8 +8,15 @@ from collections.abc import Callable
 from typing import Any, Optional, Union, cast
 
 import websocket
-from websocket import STATUS_NORMAL, WebSocketException
+from websocket import (
+    ABNF,
+    STATUS_NORMAL,
+    WebSocketConnectionClosedException,
+    WebSocketException,
+    WebSocketPayloadException,
+)
 from websocket._handshake import handshake_response
+from websocket._utils import validate_utf8
 
 from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
@@ -19,11 +26,13 @@ from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .._transport.socket import PinnedSocket
 from .config import PathArgument, build_tls_client, redirect_target, wss_target
+from .frames import parse_frame
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 
 # The statuses websocket-client follows (its SUPPORTED_REDIRECT_STATUSES).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MESSAGE_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
 
 
 class PinnedWebSocket(websocket.WebSocket):
@@ -46,6 +55,8 @@ class PinnedWebSocket(websocket.WebSocket):
     _pinws_attempt_error: Optional[Callable[[BaseException], None]] = None
     _pinws_close_request: Optional[dict[str, Any]] = None
     _pinws_on_closed: Optional[Callable[[Any], None]] = None
+    # A frame recv_data_frame's fast path read but handed back (see there).
+    _pinws_unread: Optional[ABNF] = None
 
     def __init__(
         self,
@@ -186,6 +197,63 @@ class PinnedWebSocket(websocket.WebSocket):
             # websocket-client returns early when a close frame has already
             # been sent; the socket must still be released.
             self.shutdown()  # type: ignore[no-untyped-call]
+
+    def recv_frame(self) -> ABNF:
+        """Receive one frame, as :meth:`websocket.WebSocket.recv_frame`.
+
+        When the connection's buffer holds the whole frame, it is parsed in
+        place, in one step; otherwise websocket-client's own reader runs.
+        Both validate the frame the same way.
+        """
+        unread = self._pinws_unread
+        if unread is not None:
+            self._pinws_unread = None
+            return unread
+        sock: object = self.sock
+        reader = self.frame_buffer
+        if isinstance(sock, PinnedSocket):
+            with reader.lock:
+                # Only between frames: a frame websocket-client has begun
+                # reading must be finished by it.
+                if reader.header is None and not reader.recv_buffer:
+                    frame = self._frame_from_buffer(sock)
+                    if frame is not None:
+                        frame.validate(reader.skip_utf8_validation)
+                        return frame
+        return super().recv_frame()  # type: ignore[no-untyped-call,no-any-return]
+
+    def recv_data_frame(self, control_frame: bool = False) -> tuple[int, ABNF]:
+        """Receive the next data frame, as websocket-client's method does.
+
+        A whole, unfragmented text or binary message (the common case) is
+        returned directly; everything else -- fragments, pings, pongs,
+        close -- goes through websocket-client's own handling.
+        """
+        continuation = self.cont_frame
+        if continuation.cont_data is None and not continuation.fire_cont_frame:
+            frame = self.recv_frame()
+            opcode = frame.opcode
+            if frame.fin and opcode in _MESSAGE_OPCODES:
+                if (
+                    opcode == ABNF.OPCODE_TEXT
+                    and not continuation.skip_utf8_validation
+                    and not validate_utf8(frame.data)
+                ):
+                    # websocket-client's continuous_frame.extract raises this.
+                    raise WebSocketPayloadException(f"cannot decode: {frame.data!r}")
+                return opcode, frame
+            self._pinws_unread = frame
+        return super().recv_data_frame(control_frame)
+
+    def _frame_from_buffer(self, sock: PinnedSocket) -> Optional[ABNF]:
+        try:
+            return sock.take(parse_frame)
+        except WebSocketConnectionClosedException:
+            # What websocket-client's own reader does on a lost connection.
+            sock.close()
+            self.sock = None
+            self.connected = False
+            raise
 
     def is_ssl(self) -> bool:
         """Whether the connection is up (and so, TLS: it can be nothing else)."""

@@ -28,7 +28,7 @@ import errno
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from OpenSSL import SSL
 from websocket import (
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from .._pins.pin import Pin
 
 __all__ = ["PinnedSocket"]
+
+T = TypeVar("T")
 
 # One TLS record carries at most 16 KiB of plaintext; SSL_read never returns
 # more than one record, so a larger read-ahead would only waste memory.
@@ -140,6 +142,46 @@ class PinnedSocket:
             self._rbuf = data
             self._rpos = bufsize
             return data[:bufsize]
+
+    def take(
+        self, parse: Callable[[bytes, int], Optional[tuple[T, int]]]
+    ) -> Optional[T]:
+        """Parse received bytes in place, consuming what the parser used.
+
+        Calls ``parse(data, start)`` on the bytes not yet returned
+        (``data[start:]``), reading one TLS record first when nothing is
+        buffered (blocking as :meth:`recv` does). If it returns
+        ``(value, size)``, *size* bytes are consumed and *value* returned; if
+        it returns ``None`` (it needs more bytes), nothing is consumed. For a
+        reader that parses frames without copying them out byte by byte.
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: the peer has
+                closed the connection, or as :meth:`recv`.
+            websocket.WebSocketTimeoutException: as :meth:`recv`.
+        """
+        with self._recv_lock:
+            buffered = self._rbuf
+            position = self._rpos
+            if buffered is None:
+                buffered = self._read_tls(READ_AHEAD)
+                if not buffered:
+                    raise WebSocketConnectionClosedException(
+                        "Connection to remote host was lost."
+                    )
+                self._rbuf = buffered
+                position = self._rpos = 0
+            parsed = parse(buffered, position)
+            if parsed is None:
+                return None
+            value, size = parsed
+            position += size
+            if position >= len(buffered):
+                self._rbuf = None
+                self._rpos = 0
+            else:
+                self._rpos = position
+            return value
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into *buffer*; return the number of bytes written."""

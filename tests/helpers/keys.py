@@ -13,12 +13,13 @@ import ipaddress
 import ssl
 from pathlib import Path
 
-import pinws
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import pinws
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:

@@ -8,8 +8,9 @@ import ssl
 from pathlib import Path
 from typing import Optional
 
-import pinws
 import trustme
+
+import pinws
 
 
 @dataclasses.dataclass
