@@ -64,3 +64,19 @@ def test_pinned_socket_offers_what_shutdown_reads() -> None:
     source = inspect.getsource(websocket.WebSocket.shutdown)
     if "_closed" in source:
         assert "self._closed = False" in inspect.getsource(pinws.PinnedSocket)
+
+
+def test_frame_reader_state_the_fast_path_reads() -> None:
+    ws = websocket.WebSocket()
+    reader = ws.frame_buffer
+    assert reader.header is None
+    assert reader.recv_buffer == []
+    assert hasattr(reader.lock, "__enter__")
+    assert isinstance(reader.skip_utf8_validation, bool)
+    continuation = ws.cont_frame
+    assert continuation.cont_data is None
+    assert isinstance(continuation.fire_cont_frame, bool)
+    assert isinstance(continuation.skip_utf8_validation, bool)
+    from websocket._utils import validate_utf8
+
+    assert validate_utf8(b"ok") and not validate_utf8(b"\xff")
