@@ -79,4 +79,5 @@ def test_frame_reader_state_the_fast_path_reads() -> None:
     assert isinstance(continuation.skip_utf8_validation, bool)
     from websocket._utils import validate_utf8
 
-    assert validate_utf8(b"ok") and not validate_utf8(b"\xff")
+    assert validate_utf8(b"ok")
+    assert not validate_utf8(b"\xff")
