@@ -21,6 +21,7 @@ from helpers.callbacks import (
     ECHO_SEQUENCE,
     Recorder,
     echo_conversation,
+    make_app,
 )
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
@@ -168,22 +169,6 @@ def test_executors_are_a_submodule_not_top_level_names() -> None:
 
 
 # -- callback_executor on a real app ------------------------------------------
-
-
-def make_app(
-    server: WebSocketServer,
-    chain: Chain,
-    recorder: Recorder,
-    executor: object,
-    pins: list[str] | None = None,
-) -> pinws.PinnedWebSocketApp:
-    return pinws.PinnedWebSocketApp(
-        server.url(),
-        pins=pins or [chain.intermediate_pin, unrelated_pin()],
-        ca_certs=chain.ca_file,
-        callback_executor=executor,
-        **recorder.kwargs(),
-    )
 
 
 def test_every_callback_runs_on_the_owner_thread_in_order(

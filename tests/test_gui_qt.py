@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import pinws
-from helpers.callbacks import ECHO_SEQUENCE, Recorder, send_one_and_two
+from helpers.callbacks import ECHO_SEQUENCE, Recorder, make_app, send_one_and_two
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
@@ -67,22 +67,6 @@ def run_event_loop(qapp: Any) -> None:
     qapp.exec()
     watchdog.stop()
     assert not timed_out, "the callbacks did not arrive in time"
-
-
-def make_app(
-    server: WebSocketServer,
-    chain: Chain,
-    recorder: Recorder,
-    executor: Any,
-    pins: list[str],
-) -> pinws.PinnedWebSocketApp:
-    return pinws.PinnedWebSocketApp(
-        server.url(),
-        pins=pins,
-        ca_certs=chain.ca_file,
-        callback_executor=executor,
-        **recorder.kwargs(),
-    )
 
 
 def test_a_qt_widget_shows_the_messages_from_the_gui_thread(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import pinws
-from helpers.callbacks import ECHO_SEQUENCE, Recorder, send_one_and_two
+from helpers.callbacks import ECHO_SEQUENCE, Recorder, make_app, send_one_and_two
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
@@ -110,22 +110,6 @@ def run_mainloop(root: Any) -> None:
     if not timed_out:
         root.after_cancel(watchdog)
     assert not timed_out, "the callbacks did not arrive in time"
-
-
-def make_app(
-    server: WebSocketServer,
-    chain: Chain,
-    recorder: Recorder,
-    executor: Any,
-    pins: list[str],
-) -> pinws.PinnedWebSocketApp:
-    return pinws.PinnedWebSocketApp(
-        server.url(),
-        pins=pins,
-        ca_certs=chain.ca_file,
-        callback_executor=executor,
-        **recorder.kwargs(),
-    )
 
 
 def test_a_tk_window_shows_the_messages_from_the_tk_thread(

@@ -26,6 +26,19 @@ def raw_server(chain: Chain) -> Iterator[RawWebSocketServer]:
         server.close()
 
 
+@pytest.fixture
+def raw_client(chain: Chain, raw_server: RawWebSocketServer) -> pinws.PinnedWebSocket:
+    """A pinned connection to *raw_server*, upgraded."""
+    ws = pinws.create_connection(
+        raw_server.url(),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        timeout=WAIT,
+    )
+    assert raw_server.upgraded.wait(WAIT)
+    return ws
+
+
 def test_frames_arriving_together_are_all_delivered_by_the_app(
     chain: Chain, raw_server: RawWebSocketServer
 ) -> None:
@@ -60,16 +73,10 @@ def test_frames_arriving_together_are_all_delivered_by_the_app(
 
 
 def test_frames_arriving_together_are_all_delivered_by_recv(
-    chain: Chain, raw_server: RawWebSocketServer
+    raw_server: RawWebSocketServer, raw_client: pinws.PinnedWebSocket
 ) -> None:
-    ws = pinws.create_connection(
-        raw_server.url(),
-        pins=[chain.leaf_pin, unrelated_pin()],
-        ca_certs=chain.ca_file,
-        timeout=WAIT,
-    )
+    ws = raw_client
     try:
-        assert raw_server.upgraded.wait(WAIT)
         raw_server.send_in_one_write(
             b"".join(frame(f"m{i}".encode()) for i in range(100))
         )
@@ -82,16 +89,10 @@ def test_frames_arriving_together_are_all_delivered_by_recv(
 
 
 def test_pending_counts_the_read_ahead_buffer(
-    chain: Chain, raw_server: RawWebSocketServer
+    raw_server: RawWebSocketServer, raw_client: pinws.PinnedWebSocket
 ) -> None:
-    ws = pinws.create_connection(
-        raw_server.url(),
-        pins=[chain.leaf_pin, unrelated_pin()],
-        ca_certs=chain.ca_file,
-        timeout=WAIT,
-    )
+    ws = raw_client
     try:
-        assert raw_server.upgraded.wait(WAIT)
         raw_server.send_in_one_write(frame(b"one") + frame(b"two"))
         assert ws.recv() == "one"
         assert ws.sock.pending() == len(frame(b"two"))

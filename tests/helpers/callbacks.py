@@ -9,6 +9,9 @@ from typing import Any, Optional
 
 import pinws
 
+from .pki import Chain, unrelated_pin
+from .servers import WebSocketServer
+
 CALLBACKS = ("on_open", "on_message", "on_error", "on_close", "on_pin_failure")
 
 
@@ -89,3 +92,20 @@ def echo_conversation(
 
 #: What the echo conversation records, in order, when all goes well.
 ECHO_SEQUENCE = ["on_open", "on_message", "on_message", "on_close"]
+
+
+def make_app(
+    server: WebSocketServer,
+    chain: Chain,
+    recorder: Recorder,
+    executor: object,
+    pins: Optional[list[str]] = None,
+) -> pinws.PinnedWebSocketApp:
+    """An app on *server* whose callbacks *recorder* records, run by *executor*."""
+    return pinws.PinnedWebSocketApp(
+        server.url(),
+        pins=pins or [chain.intermediate_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        callback_executor=executor,
+        **recorder.kwargs(),
+    )
