@@ -277,7 +277,9 @@ def listen(context: ssl.SSLContext) -> socket.socket:
 def main(config: dict[str, Any]) -> None:
     listeners = {}
     for name, files in config["chains"].items():
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # A server context on every Python (3.9's create_default_context
+        # makes a generic one, which refuses num_tickets).
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(files["cert_chain"], files["key"])
         # No TLS 1.3 session tickets: none of the clients resumes sessions,
         # and a ticket arriving while websockets' sync client writes its
