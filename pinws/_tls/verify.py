@@ -33,7 +33,7 @@ from .._errors import (
 )
 from .._pins.hostnames import as_ip_address
 from .._pins.pin import Pin
-from .._pins.pinset import PinSet, utc_today
+from .._pins.pinset import PinSet
 from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
 
@@ -151,18 +151,23 @@ class HandshakeVerifier:
         Never returns true for a certificate OpenSSL rejected (a true return
         would override its verdict), except in pin-only mode, where the
         leaf's key is the whole of the trust decision.
+
+        Raises:
+            PinningError: the certificate is refused (pin mismatch, host name
+                mismatch); the verify callback records it with :meth:`fail`
+                and fails the handshake.
         """
         if self.pin_only:
             return self._on_certificate_pin_only(cert, depth)
         if not ok:
-            self.accepted = False
-            if self.error is None:
-                self.error = CertificateVerificationError(
+            self.fail(
+                CertificateVerificationError(
                     self.hostname,
                     describe_verify_error(error_code),
                     depth,
                     _subject(cert),
                 )
+            )
             return False
         self._chain[depth] = cert
         if depth != 0:
@@ -181,22 +186,19 @@ class HandshakeVerifier:
             self.matched_pin = Pin(digest)
             self.accepted = True
             return True
-        self.accepted = False
-        self.error = PinMismatchError(
+        self.report = self._report((cert,), enforced=True, expired=False)
+        raise PinMismatchError(
             self.hostname, (entry,), [str(p) for p in self.pin_set.pins], self.port
         )
-        self.report = self._report((cert,), enforced=True, expired=False)
-        raise self.error
 
     def _decide_at_leaf(self) -> bool:
         depths = sorted(self._chain)
         if depths != list(range(len(depths))):
             # A gap means the callback sequence is not the one OpenSSL's
             # chain verification produces; refuse rather than guess.
-            self.error = CertificateVerificationError(
+            raise CertificateVerificationError(
                 self.hostname, "the verified chain is incomplete"
             )
-            return False
         certs = tuple(self._chain[d] for d in depths)
         digests = [spki_digest(c) for c in certs]
         self.verified_chain = tuple(
@@ -236,8 +238,6 @@ class HandshakeVerifier:
             self.port,
         )
         if enforced:
-            self.accepted = False
-            self.error = mismatch
             raise mismatch
         logger.warning(
             "%s pin set: letting the connection proceed despite: %s",
@@ -255,16 +255,14 @@ class HandshakeVerifier:
             else:
                 verify_certificate_hostname(leaf, self.hostname)
         except (VerificationError, CertificateError) as exc:
-            self.accepted = False
             names = _names_in(leaf)
-            self.error = HostnameMismatchError(
+            raise HostnameMismatchError(
                 self.hostname,
                 f"the certificate is not valid for {self.hostname!r}"
                 + (f"; it names {', '.join(names)}" if names else ""),
                 0,
                 _subject(leaf),
-            )
-            raise self.error from exc
+            ) from exc
 
     def _report(
         self,
@@ -305,6 +303,3 @@ def _names_in(cert: x509.Certificate) -> list[str]:
     names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
     names += [str(a) for a in san.value.get_values_for_type(x509.IPAddress)]
     return names
-
-
-__all__ += ["utc_today"]
