@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import threading
 from collections.abc import Callable
 from typing import Any, Optional, Union
@@ -16,7 +15,12 @@ from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
-from .config import PathArgument, build_tls_client, wss_target
+from .config import (
+    PathArgument,
+    build_tls_client,
+    check_prepared_socket,
+    wss_target,
+)
 from .dispatcher import PinnedDispatcher
 from .websocket import PinnedWebSocket
 
@@ -101,12 +105,8 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         self._worker: Optional[threading.Thread] = None
         self._in_reconnect_attempt = False
         super().__init__(url, *args, **kwargs)
-        prepared = self.prepared_socket
-        if prepared is not None and isinstance(prepared, ssl.SSLSocket):
-            raise ValueError(
-                "socket= must be a plain connected TCP socket: pinws runs the "
-                "TLS handshake itself"
-            )
+        if self.prepared_socket is not None:
+            check_prepared_socket(self.prepared_socket)
 
     # websocket-client assigns ``self.sock = WebSocket(...)`` inside
     # run_forever for every connection attempt. Intercepting the assignment is

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import ssl
 from collections.abc import Callable
 from typing import Any, Optional, Union
 from urllib.parse import urljoin, urlsplit
@@ -12,8 +14,14 @@ from .._pins.policy import PinsArgument, as_policy
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
+from .._transport.socket import PinnedSocket
 
-__all__ = ["build_tls_client", "redirect_target", "wss_target"]
+__all__ = [
+    "build_tls_client",
+    "check_prepared_socket",
+    "redirect_target",
+    "wss_target",
+]
 
 PathArgument = Optional[Union[str, "os.PathLike[str]"]]
 
@@ -43,6 +51,25 @@ def wss_target(url: object) -> tuple[str, int]:
     if not host:
         raise ValueError(f"{url!r} has no host name")
     return host, port
+
+
+def check_prepared_socket(prepared: object) -> socket.socket:
+    """Check a ``socket=`` argument: a plain connected TCP socket.
+
+    Raises:
+        ValueError: it is already a TLS socket (pinws must run the handshake
+            itself to check the pins), or not a socket at all.
+    """
+    if isinstance(prepared, (ssl.SSLSocket, PinnedSocket)):
+        raise ValueError(
+            "socket= must be a plain connected TCP socket: pinws runs the "
+            "TLS handshake itself, and cannot vouch for one made elsewhere"
+        )
+    if not isinstance(prepared, socket.socket):
+        raise ValueError(
+            f"socket= must be a socket.socket, not {type(prepared).__name__}"
+        )
+    return prepared
 
 
 def redirect_target(current_url: str, location: Optional[str]) -> str:

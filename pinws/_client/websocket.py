@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import ssl
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
 
@@ -25,7 +23,13 @@ from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .._transport.socket import PinnedSocket
-from .config import PathArgument, build_tls_client, redirect_target, wss_target
+from .config import (
+    PathArgument,
+    build_tls_client,
+    check_prepared_socket,
+    redirect_target,
+    wss_target,
+)
 from .frames import parse_frame
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
@@ -124,10 +128,15 @@ class PinnedWebSocket(websocket.WebSocket):
         for _hop in range(redirect_limit + 1):
             host, port = wss_target(url)
             tls.check_target(host)
-            self.sock_opt.sslopt = {"context": tls.for_target(host, port)}
+            context = tls.for_target(port)
+            self.sock_opt.sslopt = {"context": context}
             hop_options = dict(options)
             if prepared is not None:
-                hop_options["socket"] = self._wrap_prepared(tls, prepared, host, port)
+                # websocket-client uses a given socket as it is; run the
+                # pinned handshake over it the way it would for its own.
+                hop_options["socket"] = context.wrap_socket(
+                    check_prepared_socket(prepared), server_hostname=host
+                )
                 prepared = None
             self.handshake_response = None
             try:
@@ -155,21 +164,6 @@ class PinnedWebSocket(websocket.WebSocket):
         if response is not None and response.status in REDIRECT_STATUSES:
             return response
         return None
-
-    @staticmethod
-    def _wrap_prepared(
-        tls: TLSClient, prepared: object, host: str, port: int
-    ) -> PinnedSocket:
-        if isinstance(prepared, (ssl.SSLSocket, PinnedSocket)):
-            raise ValueError(
-                "socket= must be a plain connected TCP socket: pinws runs the "
-                "TLS handshake itself, and cannot vouch for one made elsewhere"
-            )
-        if not isinstance(prepared, socket.socket):
-            raise ValueError(
-                f"socket= must be a socket.socket, not {type(prepared).__name__}"
-            )
-        return tls.wrap(prepared, host, port)
 
     def close(
         self,

@@ -321,7 +321,7 @@ class TLSClient:
         if not self.pin_only:
             self.policy.pin_set_for(host)
 
-    def for_target(self, host: str, port: Optional[int]) -> TargetContext:
+    def for_target(self, port: Optional[int]) -> TargetContext:
         """The object to hand websocket-client as ``sslopt['context']``."""
         return TargetContext(self, port)
 
