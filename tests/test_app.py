@@ -525,3 +525,14 @@ def test_a_server_close_reaches_on_close_with_its_status(chain: Chain) -> None:
     assert isinstance(error, websocket.WebSocketConnectionClosedException)
     assert error.status_code == 4000  # type: ignore[attr-defined]
     assert "maintenance" in str(error)
+
+
+def test_two_different_trust_stores_are_an_early_error(
+    chain: Chain, rogue_chain: Chain
+) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        pinws.PinnedWebSocket(
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            sslopt={"ca_certs": rogue_chain.ca_file},
+        )

@@ -171,17 +171,10 @@ class TLSClient:
         self.report_sink = report_sink
         options = options or SSLOptions()
         self.options = options
-        if ca_certs is not None and (options.ca_file or options.ca_path):
-            raise ValueError(
-                "give the trust store either as ca_certs= or in sslopt, not both"
-            )
-        if ca_certs is not None:
-            ca_text = _check_path("ca_certs", ca_certs)
-        elif options.ca_file or options.ca_path:
-            ca_text = _check_path("sslopt ca", options.ca_file or options.ca_path or "")
-        else:
-            ca_text = None
-        self.ca_certs = ca_text
+        self._ca_certs_argument = (
+            _check_path("ca_certs", ca_certs) if ca_certs is not None else None
+        )
+        self.ca_certs = self._trust_store(options)
         if pin_only and debug_ca is not None:
             raise ValueError("debug_ca= has no meaning with pin_only=True")
         self.debug_ca: Optional[str] = None
@@ -202,20 +195,25 @@ class TLSClient:
         clone = TLSClient.__new__(TLSClient)
         clone.__dict__.update(self.__dict__)
         clone.options = options
-        if options.ca_file or options.ca_path:
-            if self.ca_certs is not None and self.ca_certs not in (
-                options.ca_file,
-                options.ca_path,
-            ):
-                raise ValueError(
-                    "give the trust store either as ca_certs= or in sslopt, not both"
-                )
-            clone.ca_certs = _check_path(
-                "sslopt ca", options.ca_file or options.ca_path or ""
-            )
+        clone.ca_certs = self._trust_store(options)
         if options.shapes_context:
             clone._context = clone._shared_context()
         return clone
+
+    def _trust_store(self, options: SSLOptions) -> Optional[str]:
+        """The trust store: ``ca_certs=``, or sslopt's, or ``None`` (certifi).
+
+        Raises:
+            ValueError: both name one, and not the same; or it does not exist.
+        """
+        from_sslopt = options.ca_file or options.ca_path
+        if from_sslopt is None:
+            return self._ca_certs_argument
+        if self._ca_certs_argument not in (None, from_sslopt):
+            raise ValueError(
+                "give the trust store either as ca_certs= or in sslopt, not both"
+            )
+        return _check_path("sslopt ca", from_sslopt)
 
     def _shared_context(self) -> SSL.Context:
         """This configuration's context: from the cache, or built and cached."""
