@@ -14,6 +14,7 @@ from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 from .errors import CLIError
+from .target import bracketed
 
 __all__ = ["Proxy", "open_tunnel", "parse_proxy"]
 
@@ -41,8 +42,7 @@ class Proxy:
     @property
     def authority(self) -> str:
         """``host:port`` of the proxy (never its credentials)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{bracketed(self.host)}:{self.port}"
 
 
 def parse_proxy(text: str) -> Proxy:
@@ -71,7 +71,7 @@ def parse_proxy(text: str) -> Proxy:
 
 
 def _connect_request(proxy: Proxy, host: str, port: int) -> bytes:
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    authority = f"{bracketed(host)}:{port}"
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
     if proxy.username is not None:
         token = f"{proxy.username}:{proxy.password or ''}".encode()

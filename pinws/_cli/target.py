@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
-from .._pins.hostnames import as_ip_address
 from .errors import CLIError
 
-__all__ = ["Target", "parse_target"]
+__all__ = ["Target", "bracketed", "parse_target"]
 
 _TLS_SCHEMES = {"wss": 443, "https": 443}
 _PLAINTEXT_SCHEMES = {"ws": "wss", "http": "https"}
+
+
+def bracketed(host: str) -> str:
+    """*host* as it stands in a URL or ``host:port``: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +35,7 @@ class Target:
     @property
     def authority(self) -> str:
         """``host:port``, with brackets around an IPv6 address."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"{bracketed(self.host)}:{self.port}"
 
 
 def parse_target(text: str) -> Target:
@@ -78,6 +81,5 @@ def parse_target(text: str) -> Target:
         raise CLIError(f"{text!r} has no host name")
     if parts.username is not None:
         raise CLIError(f"{text!r}: user names in the URL are not supported")
-    shown = f"[{host}]" if as_ip_address(host) is not None and ":" in host else host
     suffix = "" if port == 443 else f":{port}"
-    return Target(host=host, port=port, url=f"wss://{shown}{suffix}{path}")
+    return Target(host=host, port=port, url=f"wss://{bracketed(host)}{suffix}{path}")
