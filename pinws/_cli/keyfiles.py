@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from typing import Any, Optional
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .certinfo import CertDetails, KeyDetails, describe_certificate, describe_key
 from .errors import CLIError
+
+T = TypeVar("T")
 
 __all__ = ["FileItem", "load_items"]
 
@@ -122,28 +125,47 @@ def _wrong_kind(path: str, option: str, found: list[str]) -> CLIError:
     return CLIError(f"{path}: holds {kinds}, not {wanted}{hint}")
 
 
-def _certificates(path: str, data: bytes) -> list[FileItem]:
-    if b"-----BEGIN" in data:
-        blocks = _pem_blocks(data)
-        pems = [pem for kind, pem in blocks if kind in _CERT_TYPES]
-        if not pems:
-            raise _wrong_kind(path, "--cert", [kind for kind, _ in blocks])
-        certs = []
-        for number, pem in enumerate(pems, 1):
-            try:
-                certs.append(x509.load_pem_x509_certificate(pem))
-            except ValueError as exc:
-                raise CLIError(
-                    f"{path}: certificate {number} is malformed: {exc}"
-                ) from None
-    else:
+def _load_all(
+    path: str,
+    data: bytes,
+    option: str,
+    pem_types: set[str],
+    noun: str,
+    loaders: tuple[Callable[[bytes], T], Callable[[bytes], T]],
+    elsewhere: str,
+) -> list[T]:
+    """Every *noun* in a PEM file (all blocks of *pem_types*) or a DER one."""
+    load_pem, load_der = loaders
+    if b"-----BEGIN" not in data:
         try:
-            certs = [x509.load_der_x509_certificate(data)]
+            return [load_der(data)]
         except ValueError:
             raise CLIError(
-                f"{path}: not a certificate (neither PEM nor DER); for keys use "
-                "--key, for certificate requests --csr"
+                f"{path}: not a {noun} (neither PEM nor DER); {elsewhere}"
             ) from None
+    blocks = _pem_blocks(data)
+    pems = [pem for kind, pem in blocks if kind in pem_types]
+    if not pems:
+        raise _wrong_kind(path, option, [kind for kind, _ in blocks])
+    loaded = []
+    for number, pem in enumerate(pems, 1):
+        try:
+            loaded.append(load_pem(pem))
+        except ValueError as exc:
+            raise CLIError(f"{path}: {noun} {number} is malformed: {exc}") from None
+    return loaded
+
+
+def _certificates(path: str, data: bytes) -> list[FileItem]:
+    certs = _load_all(
+        path,
+        data,
+        "--cert",
+        _CERT_TYPES,
+        "certificate",
+        (x509.load_pem_x509_certificate, x509.load_der_x509_certificate),
+        "for keys use --key, for certificate requests --csr",
+    )
     items = []
     for number, cert in enumerate(certs, 1):
         details = describe_certificate(cert)
@@ -209,27 +231,15 @@ def _keys(path: str, data: bytes) -> list[FileItem]:
 
 
 def _csrs(path: str, data: bytes) -> list[FileItem]:
-    if b"-----BEGIN" in data:
-        blocks = _pem_blocks(data)
-        pems = [pem for kind, pem in blocks if kind in _CSR_TYPES]
-        if not pems:
-            raise _wrong_kind(path, "--csr", [kind for kind, _ in blocks])
-        requests = []
-        for number, pem in enumerate(pems, 1):
-            try:
-                requests.append(x509.load_pem_x509_csr(pem))
-            except ValueError as exc:
-                raise CLIError(
-                    f"{path}: certificate request {number} is malformed: {exc}"
-                ) from None
-    else:
-        try:
-            requests = [x509.load_der_x509_csr(data)]
-        except ValueError:
-            raise CLIError(
-                f"{path}: not a certificate request (neither PEM nor DER); for "
-                "certificates use --cert, for keys --key"
-            ) from None
+    requests = _load_all(
+        path,
+        data,
+        "--csr",
+        _CSR_TYPES,
+        "certificate request",
+        (x509.load_pem_x509_csr, x509.load_der_x509_csr),
+        "for certificates use --cert, for keys --key",
+    )
     return [
         FileItem(
             path,
