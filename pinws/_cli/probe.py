@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-import time
 from typing import Optional
 
 from cryptography import x509
@@ -28,7 +27,7 @@ from .._errors import (
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._tls.context import TLSClient
-from .._transport.wait import remaining, wait_for_fd
+from .._transport.socket import PinnedSocket
 from .errors import CLIError
 from .proxy import Proxy, open_tunnel
 from .target import Target
@@ -162,28 +161,19 @@ def fetch_unverified_chain(
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_verify(SSL.VERIFY_NONE)
     raw = open_tcp(target, proxy, timeout)
-    raw.setblocking(False)
     connection = SSL.Connection(context, raw)
     if as_ip_address(target.host) is None:
         connection.set_tlsext_host_name(normalize_hostname(target.host).encode("ascii"))
     connection.set_connect_state()
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                connection.do_handshake()
-                break
-            except SSL.WantReadError:
-                write = False
-            except SSL.WantWriteError:
-                write = True
-            if not wait_for_fd(raw.fileno(), write=write, timeout=remaining(deadline)):
-                raise ProbeError(
-                    f"the TLS handshake with {target.authority} did not finish "
-                    f"within {timeout:g} s"
-                )
+        PinnedSocket(connection, raw, timeout).do_handshake()
         chain = connection.get_peer_cert_chain(as_cryptography=True) or []
         version = connection.get_protocol_version_name()
+    except WebSocketTimeoutException:
+        raise ProbeError(
+            f"the TLS handshake with {target.authority} did not finish "
+            f"within {timeout:g} s"
+        ) from None
     except SSL.Error as exc:
         raise ProbeError(
             f"TLS handshake with {target.authority} failed: {exc}"
