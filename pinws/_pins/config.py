@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
@@ -529,11 +529,7 @@ def parse_android_nsc(
             f"the root element must be <{_NSC_ROOT}>, not <{root.tag}>",
         )
     reader = _NSCReader(source)
-    counts: dict[str, int] = {}
-    for child in root:
-        tag = _tag(child)
-        counts[tag] = counts.get(tag, 0) + 1
-        path = f"{tag}[{counts[tag]}]"
+    for child, tag, path in _children(root, ""):
         if tag == "domain-config":
             reader.domain_config(child, path, None)
         elif tag == "base-config":
@@ -581,6 +577,16 @@ def _tag(element: Any) -> str:
     return tag if isinstance(tag, str) else str(tag)
 
 
+def _children(element: Any, path: str) -> Iterator[tuple[Any, str, str]]:
+    """Each child with its tag and its XPath-like path (``a/b[2]``) for errors."""
+    counts: dict[str, int] = {}
+    for child in element:
+        tag = _tag(child)
+        counts[tag] = counts.get(tag, 0) + 1
+        prefix = f"{path}/" if path else ""
+        yield child, tag, f"{prefix}{tag}[{counts[tag]}]"
+
+
 def _own_attributes(element: Any) -> dict[str, str]:
     # Namespaced attributes (tools:ignore and the like) belong to Android's
     # build tools, not to the config.
@@ -617,11 +623,7 @@ class _NSCReader:
         domains: list[tuple[str, bool, str]] = []
         pin_set: Optional[PinSet] = None
         nested: list[tuple[Any, str]] = []
-        counts: dict[str, int] = {}
-        for child in element:
-            tag = _tag(child)
-            counts[tag] = counts.get(tag, 0) + 1
-            child_path = f"{path}/{tag}[{counts[tag]}]"
+        for child, tag, child_path in _children(element, path):
             if tag == "domain":
                 domains.append(self._domain(child, child_path))
             elif tag == "pin-set":
