@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.pki import Chain, make_chain
-from helpers.servers import WebSocketServer
+# Shared assertions in the helpers get pytest's detailed failure messages.
+pytest.register_assert_rewrite("helpers")
+
+from helpers.pki import Chain, make_chain  # noqa: E402
+from helpers.servers import WebSocketServer  # noqa: E402
 
 
 @pytest.fixture

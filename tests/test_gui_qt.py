@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 import pinws
-from helpers.callbacks import ECHO_SEQUENCE, Recorder, make_app, send_one_and_two
+from helpers.callbacks import (
+    ECHO_SEQUENCE,
+    Recorder,
+    assert_mismatch_reported_on_this_thread,
+    make_app,
+    send_one_and_two,
+)
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
@@ -106,11 +112,7 @@ def test_a_pin_mismatch_reaches_the_gui_thread(
     app.start()
     run_event_loop(qapp)
 
-    assert recorder.names == ["on_pin_failure", "on_error", "on_close"]
-    (error,) = recorder.args_of("on_error")[0]
-    assert isinstance(error, pinws.PinMismatchError)
-    assert recorder.threads == {threading.get_ident()}
-    assert echo_server.requests == []
+    assert_mismatch_reported_on_this_thread(recorder, echo_server)
     assert app.join(PROMPT)
 
 

@@ -109,3 +109,15 @@ def make_app(
         callback_executor=executor,
         **recorder.kwargs(),
     )
+
+
+def assert_mismatch_reported_on_this_thread(
+    recorder: Recorder, server: WebSocketServer
+) -> None:
+    """A pin mismatch ran on_pin_failure, on_error, on_close here, and nothing
+    of the upgrade reached the server."""
+    assert recorder.names == ["on_pin_failure", "on_error", "on_close"]
+    assert recorder.threads == {threading.get_ident()}
+    (error,) = recorder.args_of("on_error")[0]
+    assert isinstance(error, pinws.PinMismatchError)
+    assert server.requests == []
