@@ -127,21 +127,27 @@ class PinnedSocket:
             buffered = self._rbuf
             if buffered is not None:
                 start = self._rpos
-                end = start + bufsize
-                if end >= len(buffered):
-                    self._rbuf = None
-                    self._rpos = 0
-                    return buffered[start:] if start else buffered
-                self._rpos = end
-                return buffered[start:end]
+                self._keep(buffered, start + bufsize)
+                # A slice of the whole of a bytes object is that object.
+                return buffered[start : start + bufsize]
             if bufsize >= READ_AHEAD:
                 return self._read_tls(bufsize)
             data = self._read_tls(READ_AHEAD)
-            if len(data) <= bufsize:
-                return data
-            self._rbuf = data
-            self._rpos = bufsize
+            self._keep(data, bufsize)
             return data[:bufsize]
+
+    def _keep(self, data: bytes, position: int) -> None:
+        """Buffer ``data[position:]`` for the next read; nothing once drained.
+
+        The one place the read-ahead buffer is kept or dropped, so that an
+        idle connection never holds one.
+        """
+        if position >= len(data):
+            self._rbuf = None
+            self._rpos = 0
+        else:
+            self._rbuf = data
+            self._rpos = position
 
     def take(
         self, parse: Callable[[bytes, int], Optional[tuple[T, int]]]
@@ -175,12 +181,7 @@ class PinnedSocket:
             if parsed is None:
                 return None
             value, size = parsed
-            position += size
-            if position >= len(buffered):
-                self._rbuf = None
-                self._rpos = 0
-            else:
-                self._rpos = position
+            self._keep(buffered, position + size)
             return value
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
