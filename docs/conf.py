@@ -98,6 +98,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"(dict|list|tuple|NoneType|None)"),
     (r"py:(exc|class)", r"(ValueError|OSError|RuntimeError|TypeError)"),
     (r"py:(exc|class)", r"(ConnectionResetError|Exception|BaseException)"),
+    # PinnedSocket's constructor parameters: pinws builds it, users never do.
+    (r"py:class", r"SSL\.Connection|Wakeup"),
     # The type variable of PinnedSocket.take: a parser's own result type.
     (r"py:class", r"pinws\._transport\.socket\.T"),
 ]

@@ -28,12 +28,13 @@ from ._pins.pin import Pin, spki_pin
 from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
-from ._transport.socket import PinnedSocket
+from ._transport.socket import ConnectionInterrupted, PinnedSocket
 from ._version import __version__
 
 __all__ = [
     "CertificateVerificationError",
     "ChainCertificate",
+    "ConnectionInterrupted",
     "HostnameMismatchError",
     "InsecureRedirectError",
     "InvalidPinError",

@@ -161,7 +161,7 @@ def fetch_unverified_chain(
     context = SSL.Context(SSL.TLS_CLIENT_METHOD)
     context.set_verify(SSL.VERIFY_NONE)
     raw = open_tcp(target, proxy, timeout)
-    connection = SSL.Connection(context, raw)
+    connection = SSL.Connection(context, None)
     if as_ip_address(target.host) is None:
         connection.set_tlsext_host_name(normalize_hostname(target.host).encode("ascii"))
     connection.set_connect_state()

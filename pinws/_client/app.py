@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
 import websocket
 from websocket import ABNF, WebSocketConnectionClosedException
 
+from .._errors import PinningError, TLSHandshakeError
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
+from .._transport.socket import ConnectionInterrupted
+from .._transport.wait import Wakeup
+from .backoff import ReconnectBackoff
 from .config import (
     PathArgument,
     build_tls_client,
     check_prepared_socket,
     wss_target,
 )
-from .dispatcher import PinnedDispatcher
+from .dispatcher import DrainingDispatcher, PinnedDispatcher
+from .hooks import ConnectionHooks
 from .websocket import PinnedWebSocket
 
 __all__ = ["CallbackExecutor", "PinnedWebSocketApp"]
 
-logger = logging.getLogger("pinws")
+logger = logging.getLogger("pinws.client")
+
+# A refused reconnect is logged as a warning once, then at most this often
+# while the same refusal repeats (at debug level in between).
+REFUSAL_LOG_INTERVAL = 300.0
 
 CallbackExecutor = Callable[[Callable[[], None]], Any]
 
@@ -99,11 +108,16 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             report_uri=report_uri,
         )
         self._active_tls = self._base_tls
-        self._closing = threading.Event()
-        self._wake_pair: Optional[tuple[socket.socket, socket.socket]] = None
+        self._backoff = ReconnectBackoff()
+        self._hooks = ConnectionHooks(
+            on_attempt_error=self._on_attempt_error,
+            on_connected=self._backoff_reset,
+            on_closed=self._remember_close_frame,
+        )
         self._runner: Optional[int] = None
         self._worker: Optional[threading.Thread] = None
-        self._in_reconnect_attempt = False
+        self._attempts = 0
+        self._last_refusal: Optional[tuple[str, float]] = None
         super().__init__(url, *args, **kwargs)
         if self.prepared_socket is not None:
             check_prepared_socket(self.prepared_socket)
@@ -125,10 +139,9 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
                     f"websocket.WebSocket, got {type(value).__name__}; this "
                     "websocket-client version is not supported"
                 )
-            value = PinnedWebSocket._adopt(value, self._active_tls)
+            value = PinnedWebSocket._adopt(value, self._active_tls, self._hooks)
             self.last_close_frame = None
-            value._pinws_attempt_error = self._on_attempt_error
-            value._pinws_on_closed = self._remember_close_frame
+            self._attempts += 1
         self._pinws_sock = value
 
     @property
@@ -158,8 +171,16 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
                 "run_forever takes sockopt and sslopt positionally; pass the "
                 "other options by keyword"
             )
-        self._closing.clear()
+        self._prepare_run()
         return self._run(sockopt, sslopt, kwargs)
+
+    def _prepare_run(self) -> None:
+        # Before the worker starts: a close() from then on stops it.
+        previous = self._hooks.wakeup
+        if previous is not None:
+            previous.close()  # left by a run with a user's dispatcher
+        self._hooks.wakeup = Wakeup()
+        self._hooks.close_request = None
 
     def _run(
         self,
@@ -167,23 +188,25 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         sslopt: Optional[dict[str, Any]],
         kwargs: dict[str, Any],
     ) -> bool:
-        self._active_tls = self._base_tls.with_options(parse_sslopt(sslopt))
-        if kwargs.get("http_proxy_host") and kwargs.get("proxy_type") is None:
-            # run_forever passes proxy_type=None through, which
-            # websocket-client then rejects as an unknown proxy protocol.
-            kwargs["proxy_type"] = "http"
-        self._runner = threading.get_ident()
-        self._wake_pair = socket.socketpair()
-        for end in self._wake_pair:
-            end.setblocking(False)
+        wakeup = self._hooks.wakeup
+        assert wakeup is not None, "_prepare_run comes first"
         try:
+            self._active_tls = self._base_tls.with_options(parse_sslopt(sslopt))
+            if kwargs.get("http_proxy_host") and kwargs.get("proxy_type") is None:
+                # run_forever passes proxy_type=None through, which
+                # websocket-client then rejects as an unknown proxy protocol.
+                kwargs["proxy_type"] = "http"
+            self._attempts = 0
+            self._backoff.connected()
+            self._runner = threading.get_ident()
             return bool(super().run_forever(sockopt=sockopt, sslopt={}, **kwargs))
         finally:
             self._runner = None
-            pair, self._wake_pair = self._wake_pair, None
-            if pair is not None:
-                for end in pair:
-                    end.close()
+            if not kwargs.get("dispatcher"):
+                # A user's dispatcher goes on reading after run_forever
+                # returns; its connection keeps watching the wake-up.
+                self._hooks.wakeup = None
+                wakeup.close()
 
     def start(self, **run_forever_kwargs: Any) -> threading.Thread:
         """Run :meth:`run_forever` on a new daemon thread and return the thread.
@@ -200,8 +223,8 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         parse_sslopt(run_forever_kwargs.get("sslopt"))
         sockopt = run_forever_kwargs.pop("sockopt", None)
         sslopt = run_forever_kwargs.pop("sslopt", None)
-        self._closing.clear()
         host, _ = wss_target(self.url)
+        self._prepare_run()
         thread = threading.Thread(
             target=self._run_worker,
             args=(sockopt, sslopt, run_forever_kwargs),
@@ -247,29 +270,22 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         promptly -- ``join()`` to wait for it. Takes websocket-client's
         ``status``, ``reason`` and ``timeout``.
         """
-        self._closing.set()
         runner = self._runner
-        if runner is None or runner == threading.get_ident():
+        worker = self._worker
+        starting = (
+            runner is None
+            and worker is not None
+            and worker.is_alive()
+            and worker is not threading.current_thread()
+        )
+        if runner == threading.get_ident() or (runner is None and not starting):
             super().close(**kwargs)
             return
         self.keep_running = False
-        ws = self._pinws_sock
-        if ws is not None:
-            ws._pinws_close_request = dict(kwargs)
-        self._wake()
-
-    def _wake(self) -> None:
-        pair = self._wake_pair
-        if pair is None:
-            return
-        try:
-            pair[1].send(b"\0")
-        except OSError:
-            pass  # already full (a wake-up is pending) or closed
-
-    def _wake_fd(self) -> Optional[int]:
-        pair = self._wake_pair
-        return pair[0].fileno() if pair is not None else None
+        self._hooks.close_request = dict(kwargs)
+        wakeup = self._hooks.wakeup
+        if wakeup is not None:
+            wakeup.set()
 
     # -- what websocket-client calls -------------------------------------------
 
@@ -282,24 +298,61 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
     ) -> Any:
         """The dispatcher run_forever reads with: pinws's, unless you gave one."""
         if dispatcher:
-            return super().create_dispatcher(
+            inner = super().create_dispatcher(
                 ping_timeout, dispatcher, is_ssl, handleDisconnect
             )
-        return PinnedDispatcher(self, ping_timeout)
-
-    def _reconnect_attempt(self, reconnector: Callable[..., Any]) -> None:
-        self._in_reconnect_attempt = True
-        try:
-            reconnector(reconnecting=True)
-        finally:
-            self._in_reconnect_attempt = False
+            return DrainingDispatcher(inner, self._backoff.delay)
+        wakeup = self._hooks.wakeup
+        assert wakeup is not None, "run_forever creates the wake-up first"
+        return PinnedDispatcher(wakeup, ping_timeout, self._backoff.delay)
 
     def _on_attempt_error(self, exc: BaseException) -> None:
-        # websocket-client reports a failed *first* attempt to on_error but
-        # stays silent about failed reconnects; report those here.
-        if self._in_reconnect_attempt:
-            logger.warning("reconnect to %s failed: %s", self.url, exc)
-            self._callback(self.on_error, exc)
+        refused = isinstance(exc, PinningError) and not isinstance(
+            exc, TLSHandshakeError
+        )
+        if refused:
+            self._backoff.refused()
+        if isinstance(exc, ConnectionInterrupted):
+            self.keep_running = False  # close() asked for it: no reconnect
+            return
+        if self._attempts <= 1:
+            # websocket-client reports a failed first attempt itself.
+            return
+        # It stays silent about failed reconnects, whichever dispatcher
+        # runs them; report every one here.
+        self._log_reconnect_failure(exc)
+        self._callback(self.on_error, exc)
+
+    def _stop_requested(self) -> bool:
+        wakeup = self._hooks.wakeup
+        return wakeup is not None and wakeup.is_set()
+
+    def _backoff_reset(self) -> None:
+        self._backoff.connected()
+        self._last_refusal = None
+
+    def _log_reconnect_failure(self, exc: BaseException) -> None:
+        summary = (
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        now = time.monotonic()
+        last = self._last_refusal
+        if (
+            last is not None
+            and last[0] == summary
+            and now - last[1] < REFUSAL_LOG_INTERVAL
+        ):
+            logger.debug("reconnect to %s failed again: %s", self.url, summary)
+            return
+        self._last_refusal = (summary, now)
+        logger.warning(
+            "reconnect to %s failed: %s (attempt %d; repeats of this are "
+            "logged at most every %d s)",
+            self.url,
+            summary,
+            self._attempts,
+            REFUSAL_LOG_INTERVAL,
+        )
 
     def _remember_close_frame(self, frame: Any) -> None:
         # websocket-client reports the peer's close status to on_close from
@@ -312,6 +365,13 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
     def _callback(self, callback: Optional[Callable[..., Any]], *args: Any) -> None:
         if callback is None:
             return
+        if (
+            callback is self.on_error
+            and args
+            and isinstance(args[0], ConnectionInterrupted)
+            and self._stop_requested()
+        ):
+            return  # the connection ended because close() asked it to
         if callback is self.on_error and args and _is_close_frame(args[0]):
             # websocket-client 1.9.0 (the last for Python 3.9) hands the
             # server's close frame itself to on_error and then reports no

@@ -1,37 +1,54 @@
-"""The dispatcher a PinnedWebSocketApp's worker reads with.
+"""The dispatchers a PinnedWebSocketApp's connections are read with.
 
 websocket-client's own dispatcher wakes every ``ping_timeout or 10`` seconds
 and sleeps through reconnect delays, so closing an app from another thread
-could take up to ten seconds. This one also waits on the app's wake-up
-socket, so :meth:`PinnedWebSocketApp.close` ends the worker at once. It asks
-the connection for already-decrypted bytes first, so frames that arrived
-together are delivered without waiting for more traffic.
+could take up to ten seconds. :class:`PinnedDispatcher` waits on the
+connection and the run's :class:`Wakeup` together, so ``close()`` ends it at
+once. It asks the connection whether it already holds decrypted data first:
+frames that arrived together are delivered without waiting for more
+traffic.
+
+A dispatcher the user passes (``run_forever(dispatcher=rel)``) is wrapped in
+:class:`DrainingDispatcher`, which delivers every frame already received
+before handing control back (the user's dispatcher only sees the socket
+become readable) and stretches the delay after a refused reconnect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import Any, Optional
 
 from .._transport.socket import PinnedSocket
-from .._transport.wait import wait_for_fd
+from .._transport.wait import Wakeup, deadline_after, wait_socket
 
-if TYPE_CHECKING:
-    from .app import PinnedWebSocketApp
+__all__ = ["DrainingDispatcher", "PinnedDispatcher"]
 
-__all__ = ["PinnedDispatcher"]
+ReconnectDelay = Callable[[float], float]
 
 
 class PinnedDispatcher:
-    """Reads for one app, wakes at once when the app closes.
+    """Reads for one app run, and wakes at once when the run is stopped.
 
     It offers what websocket-client asks of a dispatcher: ``read``,
     ``reconnect`` and ``send``.
+
+    Args:
+        wakeup: set when the app closes from another thread.
+        ping_timeout: how often to let websocket-client check for pongs.
+        reconnect_delay: the delay before the next reconnect attempt, given
+            the configured one (see ``PinnedWebSocketApp``'s backoff).
     """
 
-    def __init__(self, app: PinnedWebSocketApp, ping_timeout: Optional[float]) -> None:
-        self.app = app
+    def __init__(
+        self,
+        wakeup: Wakeup,
+        ping_timeout: Optional[float],
+        reconnect_delay: ReconnectDelay,
+    ) -> None:
+        self.wakeup = wakeup
         self.ping_timeout = ping_timeout
+        self.reconnect_delay = reconnect_delay
 
     def read(
         self,
@@ -39,33 +56,75 @@ class PinnedDispatcher:
         read_callback: Callable[[], bool],
         check_callback: Callable[[], Any],
     ) -> None:
-        """Call *read_callback* whenever data is ready, until the app stops."""
-        app = self.app
-        ws = app.sock
-        if ws is None or ws.sock is None:
+        """Call *read_callback* whenever data is ready, until the run stops."""
+        if not isinstance(sock, PinnedSocket):
             return
-        conn = cast(PinnedSocket, ws.sock)
-        wake_fd = app._wake_fd()
-        while app.keep_running and not app._closing.is_set():
-            fd = conn.fileno()
-            if fd < 0:
-                break
-            ready = conn.pending() > 0 or wait_for_fd(
-                fd, write=False, timeout=self.ping_timeout, wake_fd=wake_fd
-            )
-            if app._closing.is_set():
+        wakeup = self.wakeup
+        while not wakeup.is_set():
+            ready = sock.wait_readable(self.ping_timeout)
+            if wakeup.is_set():
                 break
             if ready and not read_callback():
                 break
             check_callback()
 
     def reconnect(self, seconds: float, reconnector: Callable[..., Any]) -> None:
-        """Wait *seconds* (ending early if the app closes), then reconnect."""
-        app = self.app
-        if app._closing.wait(seconds):
+        """Wait before reconnecting (ending early if the run stops), then do."""
+        wakeup = self.wakeup
+        delay = self.reconnect_delay(seconds)
+        ready = wait_socket(
+            wakeup.fileno(),
+            read=True,
+            write=False,
+            deadline=deadline_after(delay),
+            wakeup=wakeup,
+        )
+        if ready.woken or wakeup.is_set():
             return
-        app._reconnect_attempt(reconnector)
+        reconnector(reconnecting=True)
 
     def send(self, sock: Any, data: bytes) -> int:
         """Send *data* on the app's connection (the socket serialises writers)."""
         return int(sock.send(data))
+
+
+class DrainingDispatcher:
+    """A user's dispatcher, made to deliver every frame already received.
+
+    Args:
+        inner: websocket-client's wrapper around the user's dispatcher.
+        reconnect_delay: as for :class:`PinnedDispatcher`.
+    """
+
+    def __init__(self, inner: Any, reconnect_delay: ReconnectDelay) -> None:
+        self.inner = inner
+        self.reconnect_delay = reconnect_delay
+
+    def read(
+        self,
+        sock: Any,
+        read_callback: Callable[[], bool],
+        check_callback: Callable[[], Any],
+    ) -> None:
+        """Register with the user's dispatcher a callback that drains *sock*."""
+
+        def drain() -> bool:
+            while True:
+                if not read_callback():
+                    return False
+                if not isinstance(sock, PinnedSocket) or sock.pending() <= 0:
+                    return True
+
+        self.inner.read(sock, drain, check_callback)
+
+    def reconnect(self, seconds: float, reconnector: Callable[..., Any]) -> None:
+        """The user's dispatcher's reconnect, after the backoff delay."""
+        self.inner.reconnect(self.reconnect_delay(seconds), reconnector)
+
+    def send(self, sock: Any, data: bytes) -> int:
+        """The user's dispatcher's send."""
+        return int(self.inner.send(sock, data))
+
+    def timeout(self, seconds: float, callback: Callable[..., Any], *args: Any) -> None:
+        """The user's dispatcher's timeout."""
+        self.inner.timeout(seconds, callback, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
 
@@ -22,7 +23,9 @@ from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
+from .._transport.connector import open_connection, route_for
 from .._transport.socket import PinnedSocket
+from .._transport.wait import deadline_after
 from .config import (
     PathArgument,
     build_tls_client,
@@ -31,12 +34,16 @@ from .config import (
     wss_target,
 )
 from .frames import parse_frame
+from .hooks import CLOSE_GRACE, ConnectionHooks
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 
 # The statuses websocket-client follows (its SUPPORTED_REDIRECT_STATUSES).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MESSAGE_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
+# An Upgrade response is a few hundred bytes; one this large is an attack
+# on memory (websocket-client reads headers without a limit).
+MAX_UPGRADE_RESPONSE = 64 * 1024
 
 
 class PinnedWebSocket(websocket.WebSocket):
@@ -56,9 +63,7 @@ class PinnedWebSocket(websocket.WebSocket):
     """
 
     _pinws_tls: TLSClient
-    _pinws_attempt_error: Optional[Callable[[BaseException], None]] = None
-    _pinws_close_request: Optional[dict[str, Any]] = None
-    _pinws_on_closed: Optional[Callable[[Any], None]] = None
+    _pinws_hooks: ConnectionHooks = ConnectionHooks()
     # A frame recv_data_frame's fast path read but handed back (see there).
     _pinws_unread: Optional[ABNF] = None
 
@@ -89,16 +94,20 @@ class PinnedWebSocket(websocket.WebSocket):
         self._pinws_tls = tls
 
     @classmethod
-    def _adopt(cls, ws: websocket.WebSocket, tls: TLSClient) -> PinnedWebSocket:
+    def _adopt(
+        cls, ws: websocket.WebSocket, tls: TLSClient, hooks: ConnectionHooks
+    ) -> PinnedWebSocket:
         """Make a plain WebSocket that WebSocketApp created a pinned one.
 
         WebSocketApp.run_forever builds its ``websocket.WebSocket`` itself; the
         app upgrades it here, before it connects. The subclass adds methods
-        and class-level defaults only, so the instance's state carries over.
+        and class-level defaults only, so the instance's state carries over;
+        what the app lends the connection comes in one *hooks* object.
         """
         ws.__class__ = cls
         pinned = cast(PinnedWebSocket, ws)
         pinned._pinws_tls = tls
+        pinned._pinws_hooks = hooks
         return pinned
 
     def connect(self, url: str, **options: Any) -> None:
@@ -113,34 +122,43 @@ class PinnedWebSocket(websocket.WebSocket):
                 of the WebSocket handshake was sent to that server.
             websocket.WebSocketException: as websocket-client raises.
         """
+        hooks = self._pinws_hooks
         try:
             self._connect_pinned(url, options)
         except BaseException as exc:
-            report = self._pinws_attempt_error
-            if report is not None and isinstance(exc, Exception):
-                report(exc)
+            if hooks.on_attempt_error is not None and isinstance(exc, Exception):
+                hooks.on_attempt_error(exc)
             raise
+        if hooks.on_connected is not None:
+            hooks.on_connected()
 
     def _connect_pinned(self, url: str, options: dict[str, Any]) -> None:
         tls = self._pinws_tls
         redirect_limit = int(options.pop("redirect_limit", 3))
         prepared = options.pop("socket", None)
+        timeout = options.get("timeout", self.sock_opt.timeout)
         for _hop in range(redirect_limit + 1):
             host, port = wss_target(url)
             tls.check_target(host)
-            context = tls.for_target(port)
-            self.sock_opt.sslopt = {"context": context}
-            hop_options = dict(options)
-            if prepared is not None:
-                # websocket-client uses a given socket as it is; run the
-                # pinned handshake over it the way it would for its own.
-                hop_options["socket"] = context.wrap_socket(
-                    check_prepared_socket(prepared), server_hostname=host
+            # Should websocket-client ever wrap a socket itself, it would
+            # still be pinned through this context.
+            self.sock_opt.sslopt = {"context": tls.for_target(port)}
+            raw = (
+                check_prepared_socket(prepared)
+                if prepared is not None
+                else open_connection(
+                    route_for(host, port, options),
+                    timeout=timeout,
+                    sockopt=self.sock_opt.sockopt,
+                    wakeup=self._pinws_hooks.wakeup,
                 )
-                prepared = None
+            )
+            prepared = None
+            pinned = self._handshake(raw, host, port, timeout)
             self.handshake_response = None
             try:
-                super().connect(url, redirect_limit=0, **hop_options)  # type: ignore[no-untyped-call]
+                # websocket-client takes the finished TLS socket as it is.
+                super().connect(url, redirect_limit=0, **options, socket=pinned)  # type: ignore[no-untyped-call]
             except WebSocketException:
                 # The handshake sets handshake_response even when connect()
                 # then raises for the redirect it may not follow.
@@ -150,12 +168,32 @@ class PinnedWebSocket(websocket.WebSocket):
             else:
                 response = self._redirect_response()
                 if response is None:
+                    pinned.limit_reads(None)
                     return
                 # websocket-client before 1.9.1 returns "connected" from a
                 # redirect it did not follow; that socket must not be used.
                 self.shutdown()  # type: ignore[no-untyped-call]
             url = redirect_target(url, response.headers.get("location"))
         raise InsecureRedirectError(url, "too many redirects")
+
+    def _handshake(
+        self, raw: socket.socket, host: str, port: int, timeout: Optional[float]
+    ) -> PinnedSocket:
+        tls = self._pinws_tls
+        try:
+            pinned = tls.wrap(
+                raw,
+                tls.options.server_hostname or host,
+                port,
+                timeout=timeout,
+                wakeup=self._pinws_hooks.wakeup,
+            )
+        except BaseException:
+            raw.close()
+            raise
+        # websocket-client reads the Upgrade response without a bound.
+        pinned.limit_reads(MAX_UPGRADE_RESPONSE)
+        return pinned
 
     def _redirect_response(self) -> Optional[handshake_response]:
         response: Optional[handshake_response] = getattr(
@@ -177,16 +215,20 @@ class PinnedWebSocket(websocket.WebSocket):
         :class:`PinnedWebSocketApp` was asked to close from another thread,
         its worker calls this with the status and reason asked for.
         """
-        request = self._pinws_close_request
+        hooks = self._pinws_hooks
+        request = hooks.close_request
         if request is not None:
-            self._pinws_close_request = None
+            hooks.close_request = None
             status = request.get("status", status)
             reason = request.get("reason", reason)
-            timeout = request.get("timeout", timeout)
+            timeout = request.get("timeout", CLOSE_GRACE)
+            sock: object = self.sock
+            if isinstance(sock, PinnedSocket):
+                sock.begin_close(deadline_after(timeout))
         super().close(status, reason, timeout)
         close_frame = getattr(self, "close_frame", None)  # websocket-client >= 1.9.1
-        if self._pinws_on_closed is not None and close_frame is not None:
-            self._pinws_on_closed(close_frame)
+        if hooks.on_closed is not None and close_frame is not None:
+            hooks.on_closed(close_frame)
         if self.sock is not None:
             # websocket-client returns early when a close frame has already
             # been sent; the socket must still be released.

@@ -19,6 +19,7 @@ from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
 from .._transport.socket import PinnedSocket
+from .._transport.wait import Wakeup
 from .options import SSLOptions
 from .verify import HandshakeVerifier, spki_digest
 
@@ -30,6 +31,13 @@ __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 logger = logging.getLogger("pinws")
 
 ReportSink = Callable[[PinFailureReport], None]
+
+
+class _Unset:
+    """The type of an argument's "not given" (``None`` means no timeout)."""
+
+
+_UNSET = _Unset()
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -324,9 +332,23 @@ class TLSClient:
         return TargetContext(self, port)
 
     def wrap(
-        self, raw: socket.socket, server_hostname: str, port: Optional[int]
+        self,
+        raw: socket.socket,
+        server_hostname: str,
+        port: Optional[int],
+        *,
+        timeout: Union[Optional[float], _Unset] = _UNSET,
+        wakeup: Optional[Wakeup] = None,
     ) -> PinnedSocket:
         """Run a pinned TLS handshake over the connected socket *raw*.
+
+        Args:
+            raw: the connected TCP socket (the returned socket owns it).
+            server_hostname: the name (or IP address) to verify.
+            port: the port connected to, for messages and reports.
+            timeout: seconds the handshake (and later calls) may wait;
+                *raw*'s timeout when not given.
+            wakeup: ends every wait of the connection when set.
 
         Returns:
             the :class:`PinnedSocket`, once the handshake and every check
@@ -336,8 +358,10 @@ class TLSClient:
             PinMismatchError: the chain verified but no pin matched.
             CertificateVerificationError: the chain or host name did not verify.
             UnpinnedHostError: the policy does not cover the host.
-            TLSHandshakeError: TLS failed for another reason.
+            TLSHandshakeError: TLS failed for another reason, or the
+                connection failed during the handshake.
             websocket.WebSocketTimeoutException: the handshake timed out.
+            ConnectionInterrupted: *wakeup* was set.
         """
         host = server_hostname.strip("[]")
         match = self.policy.match(host)
@@ -348,8 +372,10 @@ class TLSClient:
             )
         address = as_ip_address(host)
         check_name = address.compressed if address else normalize_hostname(host)
-        timeout = raw.gettimeout()
-        connection = SSL.Connection(self._context, raw)
+        if isinstance(timeout, _Unset):
+            timeout = raw.gettimeout()
+        # Memory BIOs: the transport moves the bytes (see PinnedSocket).
+        connection = SSL.Connection(self._context, None)
         if address is None:
             # RFC 6066: SNI carries DNS names only, never IP literals.
             connection.set_tlsext_host_name(check_name.encode("ascii"))
@@ -366,7 +392,7 @@ class TLSClient:
         )
         connection.set_app_data(verifier)
         connection.set_connect_state()
-        pinned = PinnedSocket(connection, raw, timeout)
+        pinned = PinnedSocket(connection, raw, timeout, wakeup=wakeup)
         try:
             pinned.do_handshake()
         except BaseException as exc:
@@ -381,6 +407,11 @@ class TLSClient:
                     raise verifier.unexpected from exc
                 raise TLSHandshakeError(
                     f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
+                ) from exc
+            if isinstance(exc, OSError):
+                raise TLSHandshakeError(
+                    f"TLS handshake with {host} failed: the connection failed "
+                    f"({exc.strerror or exc})"
                 ) from exc
             raise
         finally:

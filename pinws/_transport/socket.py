@@ -1,25 +1,34 @@
-"""PinnedSocket: the socket websocket-client drives, over a pyOpenSSL connection.
+"""PinnedSocket: the socket websocket-client drives, over memory BIOs.
 
 websocket-client calls ``recv``, ``send``, ``pending``, ``settimeout``,
-``fileno``, ``shutdown`` and ``close`` on the object ``wrap_socket`` returns.
-An :class:`OpenSSL.SSL.Connection` is not safe for concurrent calls, and
-websocket-client calls from several threads at once (the receiving worker,
-any number of senders, a ping thread, the closing thread). So:
+``fileno``, ``shutdown`` and ``close`` on the object ``wrap_socket`` returns,
+from several threads at once: the receiving worker, any number of senders, a
+ping thread, the closing thread. An :class:`OpenSSL.SSL.Connection` is not
+safe for concurrent calls, and OpenSSL wants a write it could not finish
+retried with the same bytes before anything else happens on the connection
+-- a rule a reader that must answer a TLS 1.3 key update breaks (the pattern
+of OpenSSL issue 8677). So the Connection never touches the network::
 
-* every call into the Connection happens under one short-held lock;
-* that lock is never held while waiting on the network -- the raw socket is
-  non-blocking and waits happen outside it (holding it there is how a
-  blocked reader starves every writer, cf. CPython gh-143756);
-* a second lock keeps one reader at a time (it owns the read-ahead buffer),
-  a third one writer at a time (OpenSSL wants a write retried with the same
-  data after WANT_WRITE, so a half-done write must not interleave with
-  another).
+      senders ──► SSL_write ──► outgoing BIO ──► queue ──► flusher ──► socket
+                       (one lock around every                 (one at a
+                        call into OpenSSL)                     time, in order)
+      reader  ◄── SSL_read  ◄── incoming BIO ◄── reader drains the socket
 
-Small ``recv`` calls (websocket-client reads 2 bytes of frame header, then
-the rest, and the upgrade response one byte at a time) are served from a
-read-ahead buffer filled one TLS record at a time. :meth:`pending` counts it,
-so buffered frames are delivered at once, and it is released as soon as it
-is drained, so an idle connection holds none.
+* The Connection talks to memory BIOs (``Connection(context, None)``). Every
+  call into it is short, made under one lock, and never spans a network
+  wait; a write always completes into the outgoing BIO, so OpenSSL never
+  holds a half-done write, whatever the reader meets (key updates, session
+  tickets, alerts, close_notify).
+* Ciphertext moves between the BIOs and the socket outside OpenSSL: what
+  OpenSSL produced is queued in order under the same lock, and one flusher at
+  a time writes the queue to the socket; the reader drains the socket into the
+  incoming BIO. Senders wait for their bytes to reach the socket, so the queue
+  holds at most one chunk of a message plus the reader's own replies; past
+  :data:`OUTGOING_LIMIT` the reader stops taking more from a peer that does
+  not read.
+* Every wait watches the socket and the connection's :class:`Wakeup` and
+  honours the timeout; :meth:`close` from any thread shuts the socket down,
+  which ends every wait.
 """
 
 from __future__ import annotations
@@ -27,30 +36,47 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from OpenSSL import SSL
 from websocket import (
     WebSocketConnectionClosedException,
+    WebSocketException,
     WebSocketTimeoutException,
 )
 
-from .wait import remaining, wait_for_fd
+from .wait import Readiness, Wakeup, deadline_after, wait_socket
 
 if TYPE_CHECKING:
     from .._errors import ChainCertificate
     from .._pins.pin import Pin
 
-__all__ = ["PinnedSocket"]
+__all__ = ["OUTGOING_LIMIT", "ConnectionInterrupted", "PinnedSocket"]
 
 T = TypeVar("T")
 
 # One TLS record carries at most 16 KiB of plaintext; SSL_read never returns
 # more than one record, so a larger read-ahead would only waste memory.
 READ_AHEAD = 16384
-# Bytes handed to one SSL_write; OpenSSL splits them into records.
+# Plaintext handed to OpenSSL in one go by a sender; its records are queued
+# and flushed before the next chunk is encrypted.
 WRITE_CHUNK = 256 * 1024
+# Ciphertext taken from the socket in one recv.
+RECV_SIZE = 256 * 1024
+# Ciphertext written to the socket in one send when several records wait.
+SEND_BATCH = 256 * 1024
+#: Queued outgoing ciphertext past which the reader stops taking data from a
+#: peer that does not read what it is sent (its replies would pile up).
+OUTGOING_LIMIT = 1024 * 1024
+
+
+class ConnectionInterrupted(WebSocketConnectionClosedException):
+    """A wait ended because the connection was closed from another thread."""
+
+
+def _closed_error() -> WebSocketConnectionClosedException:
+    return ConnectionInterrupted("the connection was closed")
 
 
 class PinnedSocket:
@@ -59,7 +85,15 @@ class PinnedSocket:
     Created by pinws for every connection; websocket-client sees it as
     ``ws.sock``. It behaves as a blocking socket honouring
     :meth:`settimeout`, and is safe for one receiving thread plus any number
-    of sending threads.
+    of sending threads, with :meth:`close` from any thread.
+
+    Args:
+        connection: a client :class:`OpenSSL.SSL.Connection` created over
+            memory BIOs (``SSL.Connection(context, None)``).
+        raw: the connected TCP socket.
+        timeout: seconds every blocking call may wait (``None``: no limit).
+        wakeup: when set, every wait of this socket ends (with
+            :class:`ConnectionInterrupted`).
 
     Attributes:
         verified_chain: the chain verified in the handshake, leaf first, as
@@ -73,18 +107,35 @@ class PinnedSocket:
         connection: SSL.Connection,
         raw: socket.socket,
         timeout: Optional[float],
+        *,
+        wakeup: Optional[Wakeup] = None,
     ) -> None:
         self._conn = connection
         self._raw = raw
         self._fd = raw.fileno()
         self._timeout = timeout
-        self._ssl_lock = threading.Lock()
+        self._wakeup = wakeup
+        # Guards every call into the Connection and the outgoing queue.
+        self._lock = threading.Lock()
+        self._flushed = threading.Condition(self._lock)
         self._recv_lock = threading.Lock()
         self._send_lock = threading.Lock()
+        self._out: deque[bytes] = deque()
+        self._out_offset = 0
+        self._out_size = 0
+        self._flushing = False
+        # Ciphertext went into the incoming BIO since SSL_read last asked for
+        # more: it may hold whole records that no socket event will announce.
+        self._incoming = False
+        self._eof = False
         self._rbuf: Optional[bytes] = None
         self._rpos = 0
+        self._read_limit: Optional[int] = None
         self._closed = False
         self._close_notify_sent = False
+        self._users = 0
+        self._release_pending = False
+        self._close_deadline: Optional[float] = None
         self.verified_chain: tuple[ChainCertificate, ...] = ()
         self.matched_pin: Optional[Pin] = None
         raw.setblocking(False)
@@ -98,18 +149,31 @@ class PinnedSocket:
             OpenSSL.SSL.Error: the handshake failed (or an exception raised in
                 the verify callback, unchanged).
             websocket.WebSocketTimeoutException: it did not finish in time.
+            ConnectionInterrupted: the socket was closed, or its wake-up set.
         """
-        deadline = self._deadline()
+        deadline = deadline_after(self._timeout)
         while True:
-            try:
-                self._conn.do_handshake()
+            failure: Optional[SSL.Error] = None
+            with self._lock:
+                try:
+                    self._conn.do_handshake()
+                    done = True
+                except SSL.WantReadError:
+                    done = False
+                except SSL.Error as exc:
+                    failure = exc
+                self._queue_output()
+            if failure is not None:
+                # The alert OpenSSL queued goes out if the socket takes it.
+                try:
+                    self._try_flush()
+                except (WebSocketException, OSError):
+                    pass
+                raise failure
+            self._flush(deadline)
+            if done:
                 return
-            except SSL.WantReadError:
-                write = False
-            except SSL.WantWriteError:
-                write = True
-            if not wait_for_fd(self._fd, write=write, timeout=remaining(deadline)):
-                raise WebSocketTimeoutException("the TLS handshake timed out")
+            self._fill(deadline)
 
     # -- receiving -----------------------------------------------------------
 
@@ -129,12 +193,32 @@ class PinnedSocket:
                 start = self._rpos
                 self._keep(buffered, start + bufsize)
                 # A slice of the whole of a bytes object is that object.
-                return buffered[start : start + bufsize]
-            if bufsize >= READ_AHEAD:
-                return self._read_tls(bufsize)
-            data = self._read_tls(READ_AHEAD)
-            self._keep(data, bufsize)
-            return data[:bufsize]
+                data = buffered[start : start + bufsize]
+            elif bufsize >= READ_AHEAD:
+                data = self._read_tls(bufsize)
+            else:
+                data = self._read_tls(READ_AHEAD)
+                self._keep(data, bufsize)
+                data = data[:bufsize]
+            if self._read_limit is not None:
+                self._count_read(len(data))
+            return data
+
+    def limit_reads(self, limit: Optional[int]) -> None:
+        """Fail :meth:`recv` once it has returned more than *limit* bytes.
+
+        For the Upgrade response, which websocket-client reads without a
+        bound; ``None`` lifts the limit.
+        """
+        self._read_limit = limit
+
+    def _count_read(self, size: int) -> None:
+        assert self._read_limit is not None
+        self._read_limit -= size
+        if self._read_limit < 0:
+            raise WebSocketException(
+                "the server's response to the WebSocket upgrade is too large"
+            )
 
     def _keep(self, data: bytes, position: int) -> None:
         """Buffer ``data[position:]`` for the next read; nothing once drained.
@@ -191,118 +275,225 @@ class PinnedSocket:
         view[: len(data)] = data
         return len(data)
 
+    def _decrypt(self, bufsize: int) -> Optional[bytes]:
+        """One SSL_read: plaintext, ``b""`` at the end, ``None`` for "need more".
+
+        Called with the lock held.
+        """
+        try:
+            return self._conn.recv(bufsize)
+        except SSL.WantReadError:
+            self._incoming = False
+            return None
+        except SSL.ZeroReturnError:
+            self._eof = True
+            return b""
+        except SSL.SysCallError as exc:
+            if self._eof or self._closed:
+                # The peer closed TCP without a TLS close_notify. WebSocket
+                # has its own close handshake and framing, so a truncated
+                # stream cannot pass for a complete one: end of stream.
+                return b""
+            raise WebSocketConnectionClosedException(
+                f"TLS error on the connection: {exc}"
+            ) from exc
+        except SSL.Error as exc:
+            if self._closed:
+                raise _closed_error() from exc
+            raise WebSocketConnectionClosedException(
+                f"TLS error on the connection: {exc}"
+            ) from exc
+
     def _read_tls(self, bufsize: int) -> bytes:
-        # Computed at the first wait: most reads find a record ready.
         deadline: Optional[float] = None
         waited = False
         while True:
             if self._closed:
-                raise WebSocketConnectionClosedException("socket is already closed.")
-            with self._ssl_lock:
-                try:
-                    return self._conn.recv(bufsize)
-                except SSL.WantReadError:
-                    write = False
-                except SSL.WantWriteError:
-                    write = True
-                except SSL.ZeroReturnError:
-                    return b""
-                except SSL.SysCallError as exc:
-                    return self._on_syscall_error(exc)
-                except SSL.Error as exc:
-                    if self._closed:
-                        raise WebSocketConnectionClosedException(
-                            "socket is already closed."
-                        ) from exc
-                    raise WebSocketConnectionClosedException(
-                        f"TLS error on the connection: {exc}"
-                    ) from exc
-            if self._timeout == 0:
+                raise _closed_error()
+            with self._lock:
+                data = self._decrypt(bufsize)
+            if data is not None:
+                return data
+            if self._eof:
+                return b""
+            if self._timeout == 0 and not self._fill_now():
                 raise WebSocketTimeoutException("no data available")
             if not waited:
+                # Computed at the first wait: most reads find a record ready.
                 deadline, waited = self._deadline(), True
-            if not wait_for_fd(self._fd, write=write, timeout=remaining(deadline)):
+            self._fill(deadline)
+
+    def _fill_now(self) -> bool:
+        """Take what the socket holds now, without waiting; whether any came."""
+        data = self._recv_raw()
+        if data is None:
+            return False
+        self._take_in(data)
+        return True  # data, or the end of the stream
+
+    def _fill(self, deadline: Optional[float]) -> bool:
+        """Move ciphertext from the socket into the incoming BIO.
+
+        Waits (honouring *deadline* and the wake-up) until some arrives, and
+        meanwhile writes out what OpenSSL queued. Returns ``False`` at the
+        end of the stream.
+
+        Raises:
+            websocket.WebSocketTimeoutException: nothing came in time.
+            ConnectionInterrupted: closed from another thread.
+        """
+        with self._lock:
+            self._queue_output()
+        while True:
+            queued, wait_write = self._try_flush()
+            if queued < OUTGOING_LIMIT:
+                data = self._recv_raw()
+                if data is not None:
+                    return self._take_in(data)
+            ready = self._wait(
+                read=queued < OUTGOING_LIMIT, write=wait_write, deadline=deadline
+            )
+            if ready.timed_out:
                 raise WebSocketTimeoutException("Connection timed out")
 
-    def _on_syscall_error(self, exc: SSL.SysCallError) -> bytes:
-        code = exc.args[0] if exc.args else -1
-        if code in (-1, 0):
-            # The peer closed TCP without a TLS close_notify. WebSocket has its
-            # own close handshake and framing, so a truncated stream cannot be
-            # mistaken for a complete one: treat it as end of stream.
-            return b""
-        if self._closed:
-            raise WebSocketConnectionClosedException("socket is already closed.")
-        if code == errno.ECONNRESET:
-            raise ConnectionResetError(code, "connection reset by peer") from exc
-        raise OSError(code, str(exc)) from exc
+    def _take_in(self, data: bytes) -> bool:
+        """Hand *data* from the socket to OpenSSL; ``False`` at end of stream."""
+        with self._lock:
+            if not data:
+                self._eof = True
+                self._conn.bio_shutdown()
+                return False
+            self._conn.bio_write(data)
+            self._incoming = True
+        return True
+
+    def _recv_raw(self) -> Optional[bytes]:
+        """What the socket has now: bytes, ``b""`` at EOF, ``None`` if nothing."""
+        self._enter()
+        try:
+            return self._raw.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except ConnectionResetError:
+            if self._closed:
+                raise _closed_error() from None
+            raise
+        except OSError as exc:
+            if self._closed:
+                raise _closed_error() from exc
+            raise
+        finally:
+            self._leave()
 
     def pending(self) -> int:
-        """Bytes received and decrypted but not yet returned by :meth:`recv`."""
+        """Bytes received and decrypted but not yet returned by :meth:`recv`.
+
+        Decrypts a record already received when nothing else is buffered, so
+        that a positive answer means :meth:`recv` will not wait.
+        """
         buffered = self._rbuf
         count = len(buffered) - self._rpos if buffered is not None else 0
         if self._closed:
             return count
-        with self._ssl_lock:
-            return count + self._conn.pending()
+        with self._lock:
+            count += self._conn.pending()
+            if count or not self._incoming:
+                return count
+        if not self._recv_lock.acquire(blocking=False):
+            return 0  # another thread is reading, and will take it
+        try:
+            if self._rbuf is not None:
+                return len(self._rbuf) - self._rpos
+            with self._lock:
+                data = self._decrypt(READ_AHEAD)
+            if data:
+                self._keep(data, 0)
+                return len(data)
+            return 0
+        finally:
+            self._recv_lock.release()
+
+    def wait_readable(self, timeout: Optional[float]) -> bool:
+        """Wait until :meth:`recv` has something to return without waiting.
+
+        Returns ``False`` when *timeout* seconds passed first or the wake-up
+        was set; ``True`` when data (or the end of the stream) is there.
+        """
+        deadline = deadline_after(timeout)
+        try:
+            while True:
+                if self._closed or self._eof or self.pending() > 0:
+                    return True
+                with self._lock:
+                    self._queue_output()
+                queued, wait_write = self._try_flush()
+                if queued < OUTGOING_LIMIT:
+                    data = self._recv_raw()
+                    if data is not None:
+                        self._take_in(data)
+                        continue
+                ready = self._wait(
+                    read=queued < OUTGOING_LIMIT, write=wait_write, deadline=deadline
+                )
+                if ready.timed_out:
+                    return False
+        except ConnectionInterrupted:
+            return False
+        except (WebSocketException, OSError):
+            return True  # the read that follows raises it
 
     # -- sending -------------------------------------------------------------
 
     def send(self, data: Union[bytes, bytearray, memoryview], flags: int = 0) -> int:
         """Send all of *data*; return its length.
 
-        A write OpenSSL could not finish (WANT_WRITE) is retried with the same
-        bytes before this returns, as OpenSSL requires, so writes from
-        different threads never interleave inside a TLS record.
+        The bytes are encrypted in chunks, each written to the socket before
+        the next is encrypted; one sender at a time, so the records of two
+        messages never interleave.
 
         Raises:
             websocket.WebSocketTimeoutException: the peer did not accept data
-                within the timeout.
+                within the timeout (what was encrypted is still sent later,
+                in order).
             websocket.WebSocketConnectionClosedException: the socket is
                 closed, or the TLS connection failed.
         """
         view = memoryview(data).cast("B")
         total = len(view)
         with self._send_lock:
-            # Computed at the first wait: most sends complete without one.
             deadline: Optional[float] = None
             waited = False
             offset = 0
             while offset < total:
-                chunk = view[offset : offset + WRITE_CHUNK]
                 if self._closed:
-                    raise WebSocketConnectionClosedException(
-                        "socket is already closed."
-                    )
-                with self._ssl_lock:
+                    raise _closed_error()
+                if self._timeout == 0 and self._try_flush()[0] >= OUTGOING_LIMIT:
+                    raise WebSocketTimeoutException("the peer is not reading")
+                chunk = view[offset : offset + WRITE_CHUNK]
+                with self._lock:
                     try:
-                        offset += self._conn.send(chunk)
-                        continue
-                    except SSL.WantWriteError:
-                        write = True
-                    except SSL.WantReadError:
-                        write = False
+                        while chunk:
+                            written = self._conn.send(chunk)
+                            chunk = chunk[written:]
+                            offset += written
                     except SSL.ZeroReturnError as exc:
                         raise WebSocketConnectionClosedException(
                             "the peer closed the TLS connection"
                         ) from exc
-                    except SSL.SysCallError as exc:
-                        code = exc.args[0] if exc.args else -1
-                        if code in (errno.EPIPE, errno.ECONNRESET, -1, 0):
-                            raise WebSocketConnectionClosedException(
-                                "socket is already closed."
-                            ) from exc
-                        raise OSError(code, str(exc)) from exc
                     except SSL.Error as exc:
+                        if self._closed:
+                            raise _closed_error() from exc
                         raise WebSocketConnectionClosedException(
                             f"TLS error on the connection: {exc}"
                         ) from exc
-                if self._timeout == 0 and offset:
-                    return offset
+                    finally:
+                        self._queue_output(len(chunk) + len(chunk) // 256 + 1024)
+                if self._timeout == 0:
+                    self._try_flush()
+                    continue
                 if not waited:
                     deadline, waited = self._deadline(), True
-                if not wait_for_fd(self._fd, write=write, timeout=remaining(deadline)):
-                    raise WebSocketTimeoutException("Connection timed out")
+                self._flush(deadline)
         return total
 
     def sendall(
@@ -310,6 +501,180 @@ class PinnedSocket:
     ) -> None:
         """Send all of *data*."""
         self.send(data)
+
+    def _queue_output(self, expected: int = 4096) -> None:
+        """Queue what OpenSSL wrote to the outgoing BIO. Lock held.
+
+        *expected* is how much there is likely to be: one read then drains it.
+        """
+        size = expected
+        while True:
+            try:
+                data = self._conn.bio_read(size)
+            except SSL.WantReadError:
+                return
+            except SSL.Error:
+                return  # the BIO is gone with a failed connection
+            self._out.append(data)
+            self._out_size += len(data)
+            if len(data) < size:
+                return
+            size = 4 * size
+
+    def _try_flush(self) -> tuple[int, bool]:
+        """Write what the socket takes now, unless another thread is writing.
+
+        Returns the bytes still queued, and whether the caller should wait for
+        the socket to become writable to write them (not while another
+        thread's write is under way, unless the queue is over its limit).
+        """
+        with self._lock:
+            if self._flushing or not self._out:
+                queued = self._out_size
+                return queued, queued >= OUTGOING_LIMIT
+            self._flushing = True
+        try:
+            self._write_out(None, block=False)
+        finally:
+            with self._flushed:
+                self._flushing = False
+                self._flushed.notify_all()
+        queued = self._out_size
+        return queued, queued > 0
+
+    def _flush(self, deadline: Optional[float]) -> None:
+        """Write every queued byte to the socket, in order, waiting as needed.
+
+        Raises:
+            websocket.WebSocketTimeoutException: not all written by *deadline*.
+            ConnectionInterrupted: closed from another thread.
+            websocket.WebSocketConnectionClosedException: the socket failed.
+        """
+        with self._flushed:
+            while self._flushing:
+                # The other writer drains the whole queue, ours included;
+                # it writes without waiting, so this is short.
+                self._flushed.wait()
+                if self._closed:
+                    raise _closed_error()
+            if not self._out:
+                return
+            self._flushing = True
+        try:
+            self._write_out(deadline, block=True)
+        finally:
+            with self._flushed:
+                self._flushing = False
+                self._flushed.notify_all()
+
+    def _write_out(self, deadline: Optional[float], *, block: bool) -> None:
+        while True:
+            with self._lock:
+                if not self._out:
+                    return
+                head = self._out[0]
+                if self._out_offset or len(self._out) == 1:
+                    batch: Union[bytes, memoryview] = memoryview(head)[
+                        self._out_offset :
+                    ]
+                else:
+                    parts = []
+                    size = 0
+                    for part in self._out:
+                        if size and size + len(part) > SEND_BATCH:
+                            break
+                        parts.append(part)
+                        size += len(part)
+                    batch = b"".join(parts) if len(parts) > 1 else head
+            sent = self._send_raw(batch)
+            with self._lock:
+                self._consume(sent)
+            if sent == len(batch):
+                continue
+            if not block:
+                return
+            ready = self._wait(read=False, write=True, deadline=deadline)
+            if ready.timed_out:
+                raise WebSocketTimeoutException("Connection timed out")
+
+    def _consume(self, size: int) -> None:
+        """Drop *size* written bytes from the head of the queue. Lock held."""
+        self._out_size -= size
+        while size:
+            head = self._out[0]
+            left = len(head) - self._out_offset
+            if size < left:
+                self._out_offset += size
+                return
+            size -= left
+            self._out.popleft()
+            self._out_offset = 0
+
+    def _send_raw(self, data: Union[bytes, memoryview]) -> int:
+        self._enter()
+        try:
+            return self._raw.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            if self._closed:
+                raise _closed_error() from exc
+            code = exc.errno
+            if code in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise WebSocketConnectionClosedException(
+                    "socket is already closed."
+                ) from exc
+            raise
+        finally:
+            self._leave()
+
+    # -- waiting -------------------------------------------------------------
+
+    def _wait(self, *, read: bool, write: bool, deadline: Optional[float]) -> Readiness:
+        closing = self._close_deadline
+        if closing is not None:
+            # The closing handshake after close() from another thread: the
+            # wake-up is why we are here, so it is not watched; the grace
+            # period bounds the wait instead.
+            deadline = closing if deadline is None else min(deadline, closing)
+        self._enter()
+        try:
+            ready = wait_socket(
+                self._fd,
+                read=read,
+                write=write,
+                deadline=deadline,
+                wakeup=None if closing is not None else self._wakeup,
+            )
+        finally:
+            self._leave()
+        if ready.woken or self._closed:
+            raise _closed_error()
+        return ready
+
+    def _enter(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise _closed_error()
+            self._users += 1
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            release = self._release_pending and not self._users
+            if release:
+                self._release_pending = False
+        if release:
+            self._raw.close()
+
+    def begin_close(self, deadline: Optional[float]) -> None:
+        """Let the closing handshake run until *deadline*, wake-up or not.
+
+        After ``close()`` from another thread sets the wake-up, the worker
+        still sends its close frame and reads the peer's: those waits ignore
+        the wake-up and end by *deadline* instead.
+        """
+        self._close_deadline = deadline
 
     # -- socket surface --------------------------------------------------------
 
@@ -352,12 +717,12 @@ class PinnedSocket:
 
     def version(self) -> str:
         """The negotiated protocol, e.g. ``"TLSv1.3"``."""
-        with self._ssl_lock:
+        with self._lock:
             return self._conn.get_protocol_version_name()
 
     def cipher(self) -> Optional[str]:
         """The negotiated cipher suite's name."""
-        with self._ssl_lock:
+        with self._lock:
             return self._conn.get_cipher_name()
 
     @property
@@ -368,16 +733,23 @@ class PinnedSocket:
     # -- closing -------------------------------------------------------------
 
     def _send_close_notify(self) -> None:
-        with self._ssl_lock:
-            if self._close_notify_sent:
+        with self._lock:
+            if self._close_notify_sent or self._closed:
                 return
             self._close_notify_sent = True
             try:
-                # Non-blocking: sends our close_notify, does not wait for the
-                # peer's; WebSocket's own close handshake has already run.
+                # Queues our close_notify; WebSocket's own close handshake has
+                # already run, so the peer's is not waited for.
                 self._conn.shutdown()
             except SSL.Error:
                 pass
+            self._queue_output()
+        try:
+            self._try_flush()
+        except WebSocketException:
+            pass
+        except OSError:
+            pass
 
     def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
         """Send a TLS close_notify, then shut the socket down (waking readers)."""
@@ -390,17 +762,31 @@ class PinnedSocket:
             pass
 
     def close(self) -> None:
-        """Close the TLS connection and the socket. Safe to call twice."""
-        if self._closed:
-            return
+        """Close the TLS connection and the socket. Safe from any thread, twice.
+
+        Every wait of this socket in other threads ends with
+        :class:`ConnectionInterrupted`; the descriptor is released once the
+        last of them has left it, so it is never reused under their feet.
+        """
         self._send_close_notify()
-        self._closed = True
+        with self._flushed:
+            if self._closed:
+                return
+            self._closed = True
+            self._flushed.notify_all()
+            release = not self._users
+            self._release_pending = not release
+        if self._wakeup is not None:
+            self._wakeup.detach(self._raw)
         try:
             self._raw.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._raw.close()
+        if release:
+            self._raw.close()
         self._rbuf = None
+        self._out.clear()
+        self._out_size = 0
 
     def __enter__(self) -> PinnedSocket:
         return self
@@ -409,8 +795,7 @@ class PinnedSocket:
         self.close()
 
     def _deadline(self) -> Optional[float]:
-        timeout = self._timeout
-        return None if timeout is None else time.monotonic() + timeout
+        return deadline_after(self._timeout)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
