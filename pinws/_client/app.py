@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
@@ -179,7 +180,10 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         previous = self._hooks.wakeup
         if previous is not None:
             previous.close()  # left by a run with a user's dispatcher
-        self._hooks.wakeup = Wakeup()
+        wakeup = self._hooks.wakeup = Wakeup()
+        # A user's dispatcher reads on after run_forever returns, so its run's
+        # wake-up stays until the next run, or until the app is collected.
+        weakref.finalize(self, wakeup.close)
         self._hooks.close_request = None
 
     def _run(
@@ -279,6 +283,9 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             and worker is not threading.current_thread()
         )
         if runner == threading.get_ident() or (runner is None and not starting):
+            if runner is None and self._hooks.wakeup is not None:
+                # A user's dispatcher may be in the middle of a reconnect.
+                self._hooks.wakeup.set()
             super().close(**kwargs)
             return
         self.keep_running = False

@@ -36,7 +36,6 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from OpenSSL import SSL
@@ -117,10 +116,12 @@ class PinnedSocket:
         self._wakeup = wakeup
         # Guards every call into the Connection and the outgoing queue.
         self._lock = threading.Lock()
-        self._flushed = threading.Condition(self._lock)
+        # Made when a thread first has to wait for another's write (rare).
+        self._flushed: Optional[threading.Condition] = None
+        self._flush_waiters = 0
         self._recv_lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self._out: deque[bytes] = deque()
+        self._out: list[bytes] = []
         self._out_offset = 0
         self._out_size = 0
         self._flushing = False
@@ -342,6 +343,12 @@ class PinnedSocket:
             websocket.WebSocketTimeoutException: nothing came in time.
             ConnectionInterrupted: closed from another thread.
         """
+        data = self._recv_raw()
+        if data is not None:
+            return self._take_in(data)
+        # About to wait: first send what reading made OpenSSL write (key
+        # update replies, alerts); until now it could wait in the BIO, whose
+        # order every sender's drain keeps.
         with self._lock:
             self._queue_output()
         while True:
@@ -368,22 +375,19 @@ class PinnedSocket:
         return True
 
     def _recv_raw(self) -> Optional[bytes]:
-        """What the socket has now: bytes, ``b""`` at EOF, ``None`` if nothing."""
-        self._enter()
+        """What the socket has now: bytes, ``b""`` at EOF, ``None`` if nothing.
+
+        Non-blocking, so it needs no guard against :meth:`close`: a closed
+        socket object fails at once (only waits hold its descriptor).
+        """
         try:
             return self._raw.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return None
-        except ConnectionResetError:
-            if self._closed:
-                raise _closed_error() from None
-            raise
         except OSError as exc:
             if self._closed:
                 raise _closed_error() from exc
             raise
-        finally:
-            self._leave()
 
     def pending(self) -> int:
         """Bytes received and decrypted but not yet returned by :meth:`recv`.
@@ -528,6 +532,8 @@ class PinnedSocket:
         the socket to become writable to write them (not while another
         thread's write is under way, unless the queue is over its limit).
         """
+        if not self._out_size:
+            return 0, False
         with self._lock:
             if self._flushing or not self._out:
                 queued = self._out_size
@@ -536,11 +542,16 @@ class PinnedSocket:
         try:
             self._write_out(None, block=False)
         finally:
-            with self._flushed:
-                self._flushing = False
-                self._flushed.notify_all()
+            self._end_flush()
         queued = self._out_size
         return queued, queued > 0
+
+    def _end_flush(self) -> None:
+        with self._lock:
+            self._flushing = False
+            if self._flush_waiters:
+                assert self._flushed is not None
+                self._flushed.notify_all()
 
     def _flush(self, deadline: Optional[float]) -> None:
         """Write every queued byte to the socket, in order, waiting as needed.
@@ -550,11 +561,17 @@ class PinnedSocket:
             ConnectionInterrupted: closed from another thread.
             websocket.WebSocketConnectionClosedException: the socket failed.
         """
-        with self._flushed:
+        with self._lock:
             while self._flushing:
                 # The other writer drains the whole queue, ours included;
                 # it writes without waiting, so this is short.
-                self._flushed.wait()
+                if self._flushed is None:
+                    self._flushed = threading.Condition(self._lock)
+                self._flush_waiters += 1
+                try:
+                    self._flushed.wait()
+                finally:
+                    self._flush_waiters -= 1
                 if self._closed:
                     raise _closed_error()
             if not self._out:
@@ -563,9 +580,7 @@ class PinnedSocket:
         try:
             self._write_out(deadline, block=True)
         finally:
-            with self._flushed:
-                self._flushing = False
-                self._flushed.notify_all()
+            self._end_flush()
 
     def _write_out(self, deadline: Optional[float], *, block: bool) -> None:
         while True:
@@ -607,11 +622,11 @@ class PinnedSocket:
                 self._out_offset += size
                 return
             size -= left
-            self._out.popleft()
+            del self._out[0]
             self._out_offset = 0
 
     def _send_raw(self, data: Union[bytes, memoryview]) -> int:
-        self._enter()
+        # Non-blocking, as _recv_raw.
         try:
             return self._raw.send(data)
         except (BlockingIOError, InterruptedError):
@@ -625,8 +640,6 @@ class PinnedSocket:
                     "socket is already closed."
                 ) from exc
             raise
-        finally:
-            self._leave()
 
     # -- waiting -------------------------------------------------------------
 
@@ -769,11 +782,13 @@ class PinnedSocket:
         last of them has left it, so it is never reused under their feet.
         """
         self._send_close_notify()
-        with self._flushed:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._flushed.notify_all()
+            if self._flush_waiters:
+                assert self._flushed is not None
+                self._flushed.notify_all()
             release = not self._users
             self._release_pending = not release
         if self._wakeup is not None:
