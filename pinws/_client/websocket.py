@@ -35,6 +35,7 @@ from .config import (
 )
 from .frames import parse_frame
 from .hooks import CLOSE_GRACE, ConnectionHooks
+from .urls import dial_url
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 
@@ -138,6 +139,9 @@ class PinnedWebSocket(websocket.WebSocket):
         prepared = options.pop("socket", None)
         timeout = options.get("timeout", self.sock_opt.timeout)
         for _hop in range(redirect_limit + 1):
+            # One spelling of the host for the resolver, the proxy, SNI, the
+            # policy, the certificate check and the Host header alike.
+            url = dial_url(url)
             host, port = wss_target(url)
             tls.check_target(host)
             # Should websocket-client ever wrap a socket itself, it would

@@ -174,12 +174,15 @@ class ConnectProxy:
     """A plain HTTP CONNECT proxy that records the tunnels it opened and the
     first bytes the client sent through each (which must be a TLS record)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", upstream_host: str = "") -> None:
         self._listener = socket.create_server(
             (host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET
         )
         self.host = host
         self.port = self._listener.getsockname()[1]
+        # Where every tunnel really goes, whatever name it asks for (the
+        # proxy's own DNS, for names that only exist in a test).
+        self.upstream_host = upstream_host
         self.tunnels: list[str] = []
         self.first_client_bytes: list[bytes] = []
         self.tunnel_opened = threading.Event()
@@ -210,7 +213,9 @@ class ConnectProxy:
                 return
             host, _, port = target.rpartition(":")
             try:
-                upstream = socket.create_connection((host.strip("[]"), int(port)))
+                upstream = socket.create_connection(
+                    (self.upstream_host or host.strip("[]"), int(port))
+                )
             except OSError:
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
                 return

@@ -11,7 +11,9 @@ from .servers import relay
 
 
 class Socks5Proxy:
-    def __init__(self) -> None:
+    def __init__(self, upstream_host: str = "") -> None:
+        # Where every tunnel really goes, whatever name it asks for.
+        self.upstream_host = upstream_host
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.targets: list[tuple[str, int]] = []
@@ -53,7 +55,7 @@ class Socks5Proxy:
             if command != 1:
                 client.sendall(b"\x05\x07\x00\x01" + b"\0" * 6)
                 return
-            upstream = socket.create_connection((host, port))
+            upstream = socket.create_connection((self.upstream_host or host, port))
             self.targets.append((host, port))
             client.sendall(b"\x05\x00\x00\x01" + b"\0" * 6)
             with contextlib.closing(upstream):
