@@ -30,6 +30,6 @@ def dial_url(url: str) -> str:
         return url
     a_label = normalize_hostname(host)
     netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
+    userinfo, at, _ = netloc.rpartition("@")
     port = f":{parts.port}" if parts.port is not None else ""
     return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{a_label}{port}"))
