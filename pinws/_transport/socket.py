@@ -63,6 +63,9 @@ READ_AHEAD = 16384
 WRITE_CHUNK = 256 * 1024
 # Ciphertext taken from the socket in one recv.
 RECV_SIZE = 256 * 1024
+# Ciphertext handed to OpenSSL at a time: one record of the largest size
+# (16 KiB of plaintext, its header and AEAD expansion).
+FEED_LIMIT = 16384 + 256 + 5
 # Ciphertext written to the socket in one send when several records wait.
 SEND_BATCH = 256 * 1024
 #: Queued outgoing ciphertext past which the reader stops taking data from a
@@ -125,8 +128,11 @@ class PinnedSocket:
         self._out_offset = 0
         self._out_size = 0
         self._flushing = False
-        # Ciphertext went into the incoming BIO since SSL_read last asked for
-        # more: it may hold whole records that no socket event will announce.
+        # Ciphertext received but not yet handed to OpenSSL, from _cin_pos on.
+        self._cin = b""
+        self._cin_pos = 0
+        # Ciphertext arrived since SSL_read last asked for more: whole records
+        # may be waiting that no socket event will announce.
         self._incoming = False
         self._eof = False
         self._rbuf: Optional[bytes] = None
@@ -156,13 +162,17 @@ class PinnedSocket:
         while True:
             failure: Optional[SSL.Error] = None
             with self._lock:
-                try:
-                    self._conn.do_handshake()
-                    done = True
-                except SSL.WantReadError:
-                    done = False
-                except SSL.Error as exc:
-                    failure = exc
+                while True:
+                    try:
+                        self._conn.do_handshake()
+                        done = True
+                    except SSL.WantReadError:
+                        if self._feed():
+                            continue
+                        done = False
+                    except SSL.Error as exc:
+                        failure = exc
+                    break
                 self._queue_output()
             if failure is not None:
                 # The alert OpenSSL queued goes out if the socket takes it.
@@ -279,13 +289,17 @@ class PinnedSocket:
     def _decrypt(self, bufsize: int) -> Optional[bytes]:
         """One SSL_read: plaintext, ``b""`` at the end, ``None`` for "need more".
 
+        Hands OpenSSL the next records received when it asks for them.
         Called with the lock held.
         """
         try:
-            return self._conn.recv(bufsize)
-        except SSL.WantReadError:
-            self._incoming = False
-            return None
+            while True:
+                try:
+                    return self._conn.recv(bufsize)
+                except SSL.WantReadError:
+                    if not self._feed():
+                        self._incoming = False
+                        return None
         except SSL.ZeroReturnError:
             self._eof = True
             return b""
@@ -364,14 +378,48 @@ class PinnedSocket:
                 raise WebSocketTimeoutException("Connection timed out")
 
     def _take_in(self, data: bytes) -> bool:
-        """Hand *data* from the socket to OpenSSL; ``False`` at end of stream."""
+        """Keep *data* from the socket for OpenSSL; ``False`` at end of stream."""
         with self._lock:
             if not data:
                 self._eof = True
+                rest = self._cin[self._cin_pos :]
+                if rest:
+                    # A truncated record: OpenSSL is to see it, and fail.
+                    self._conn.bio_write(rest)
+                self._cin, self._cin_pos = b"", 0
                 self._conn.bio_shutdown()
                 return False
-            self._conn.bio_write(data)
+            if self._cin_pos < len(self._cin):
+                data = self._cin[self._cin_pos :] + data
+            self._cin, self._cin_pos = data, 0
             self._incoming = True
+        return True
+
+    def _feed(self) -> bool:
+        """Hand OpenSSL the next whole records received; whether there were any.
+
+        At most :data:`FEED_LIMIT` bytes (but always one whole record) go
+        into the incoming BIO at a time: a memory BIO keeps the largest size
+        it ever held for the life of the connection, so a 256 KiB read
+        handed over at once would stay allocated on an idle connection.
+        Called with the lock held.
+        """
+        data = self._cin
+        start = end = self._cin_pos
+        size = len(data)
+        while size - end >= 5:
+            # A TLS record: type (1), version (2), length (2), body.
+            record_end = end + 5 + int.from_bytes(data[end + 3 : end + 5], "big")
+            if record_end > size or (end > start and record_end - start > FEED_LIMIT):
+                break
+            end = record_end
+        if end == start:
+            return False
+        self._conn.bio_write(memoryview(data)[start:end])
+        if end == size:
+            self._cin, self._cin_pos = b"", 0
+        else:
+            self._cin_pos = end
         return True
 
     def _recv_raw(self) -> Optional[bytes]:
@@ -477,9 +525,13 @@ class PinnedSocket:
                 with self._lock:
                     try:
                         while chunk:
+                            # A record at a time (partial-write mode), each
+                            # taken out of the BIO at once: a memory BIO keeps
+                            # the largest size it ever held.
                             written = self._conn.send(chunk)
                             chunk = chunk[written:]
                             offset += written
+                            self._queue_output(written + 256)
                     except SSL.ZeroReturnError as exc:
                         raise WebSocketConnectionClosedException(
                             "the peer closed the TLS connection"
@@ -491,7 +543,7 @@ class PinnedSocket:
                             f"TLS error on the connection: {exc}"
                         ) from exc
                     finally:
-                        self._queue_output(len(chunk) + len(chunk) // 256 + 1024)
+                        self._queue_output()
                 if self._timeout == 0:
                     self._try_flush()
                     continue
