@@ -66,6 +66,10 @@ RECV_SIZE = 256 * 1024
 # Ciphertext handed to OpenSSL at a time: one record of the largest size
 # (16 KiB of plaintext, its header and AEAD expansion).
 FEED_LIMIT = 16384 + 256 + 5
+# The longest record body TLS allows (RFC 8446 section 5.2; RFC 5246 6.2.3),
+# and the record content types (change_cipher_spec to heartbeat).
+MAX_RECORD = 16384 + 2048
+_RECORD_TYPES = frozenset(range(20, 25))
 # Ciphertext written to the socket in one send when several records wait.
 SEND_BATCH = 256 * 1024
 #: Queued outgoing ciphertext past which the reader stops taking data from a
@@ -409,7 +413,12 @@ class PinnedSocket:
         size = len(data)
         while size - end >= 5:
             # A TLS record: type (1), version (2), length (2), body.
-            record_end = end + 5 + int.from_bytes(data[end + 3 : end + 5], "big")
+            length = int.from_bytes(data[end + 3 : end + 5], "big")
+            if data[end] not in _RECORD_TYPES or length > MAX_RECORD:
+                # Not TLS: OpenSSL is to see it and say so, not wait for more.
+                end = size
+                break
+            record_end = end + 5 + length
             if record_end > size or (end > start and record_end - start > FEED_LIMIT):
                 break
             end = record_end
