@@ -6,13 +6,13 @@ application server behind it speaks plain ``ws://`` on loopback.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import pinws
+from helpers.callbacks import ECHO_SEQUENCE, echo_conversation
 from helpers.pki import Chain, unrelated_pin
 from helpers.process import wait_for_text
 from helpers.servers import WebSocketServer, running
@@ -61,28 +61,16 @@ def test_create_connection_through_nginx(
 def test_app_through_nginx(
     chain: Chain, nginx: Nginx, backend: WebSocketServer
 ) -> None:
-    messages: list[object] = []
-    closed = threading.Event()
-
-    def on_message(app: pinws.PinnedWebSocketApp, message: object) -> None:
-        messages.append(message)
-        app.close()
-
+    recorder = echo_conversation()
     app = pinws.PinnedWebSocketApp(
         nginx.url(),
         pins=[chain.intermediate_pin, unrelated_pin()],
         ca_certs=chain.ca_file,
-        on_open=lambda app: app.send("app via nginx"),
-        on_message=on_message,
-        on_close=lambda app, code, reason: closed.set(),
+        **recorder.kwargs(),
     )
-    app.start()
-    try:
-        assert closed.wait(WAIT)
-    finally:
-        app.close()
-        app.join(WAIT)
-    assert messages == ["app via nginx"]
+    app.run_forever()
+    assert recorder.names == ECHO_SEQUENCE
+    assert recorder.args_of("on_message") == [("one",), ("two",)]
     assert backend.connections == 1
 
 

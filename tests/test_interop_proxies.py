@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import pinws
+from helpers.callbacks import ECHO_SEQUENCE, echo_conversation
 from helpers.pki import Chain, trust_bundle, unrelated_pin
 from helpers.process import ServerProcess
 from helpers.servers import EavesdropServer, WebSocketServer, running
@@ -102,21 +103,16 @@ def test_create_connection_through_proxy(
 def test_app_through_proxy(
     chain: Chain, echo_server: WebSocketServer, tap: Tap, route: Route
 ) -> None:
-    messages: list[object] = []
-
-    def on_message(app: pinws.PinnedWebSocketApp, message: object) -> None:
-        messages.append(message)
-        app.close()
-
+    recorder = echo_conversation()
     app = pinws.PinnedWebSocketApp(
         f"wss://localhost:{tap.port}/",
         pins=[chain.leaf_pin, unrelated_pin()],
         ca_certs=chain.ca_file,
-        on_open=lambda app: app.send("app via proxy"),
-        on_message=on_message,
+        **recorder.kwargs(),
     )
     app.run_forever(**route.options())
-    assert messages == ["app via proxy"]
+    assert recorder.names == ECHO_SEQUENCE
+    assert route.tunnelled_to(tap.port)
     assert_tls_from_the_first_byte(tap)
 
 

@@ -9,37 +9,41 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import threading
 
 from .servers import relay
 
 
-class Tap:
-    """Listens on 127.0.0.1 and relays each connection to *port* there."""
+class _Forward(socketserver.BaseRequestHandler):
+    server: Tap
 
-    def __init__(self, port: int) -> None:
-        self._target = port
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+    def handle(self) -> None:
+        self.server.connections += 1
+        with contextlib.suppress(OSError):
+            upstream = socket.create_connection(("127.0.0.1", self.server.target))
+            with contextlib.closing(upstream):
+                relay(self.request, upstream, self.server.first_client_bytes)
+
+
+class Tap(socketserver.ThreadingTCPServer):
+    """Listens on 127.0.0.1 and relays each connection to *target* there."""
+
+    daemon_threads = True
+
+    def __init__(self, target: int) -> None:
+        super().__init__(("127.0.0.1", 0), _Forward)
+        self.target = target
+        self.port: int = self.server_address[1]
         self.first_client_bytes: list[bytes] = []
         self.connections = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        # A short poll interval: close() waits for serve_forever to notice.
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._session, args=(client,), daemon=True).start()
-
-    def _session(self, client: socket.socket) -> None:
-        with contextlib.closing(client), contextlib.suppress(OSError):
-            upstream = socket.create_connection(("127.0.0.1", self._target))
-            with contextlib.closing(upstream):
-                relay(client, upstream, self.first_client_bytes)
-
     def close(self) -> None:
-        self._listener.close()
+        self.shutdown()
+        self.server_close()
+        self._thread.join()
