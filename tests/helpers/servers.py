@@ -51,11 +51,15 @@ def echo(connection: ServerConnection) -> None:
 
 
 class WebSocketServer:
-    """A `websockets` TLS server in a thread; records request headers."""
+    """A `websockets` TLS server in a thread; records request headers.
+
+    With ``context=None`` it serves plain ``ws://`` (a backend behind a
+    TLS-terminating reverse proxy).
+    """
 
     def __init__(
         self,
-        context: ssl.SSLContext,
+        context: Optional[ssl.SSLContext],
         handler: Callable[[ServerConnection], None] = echo,
         host: str = "127.0.0.1",
         process_request: Optional[Callable[..., Any]] = None,
