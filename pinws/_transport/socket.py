@@ -215,8 +215,14 @@ class PinnedSocket:
                 data = self._read_tls(READ_AHEAD)
                 self._keep(data, bufsize)
                 data = data[:bufsize]
-            if self._read_limit is not None:
-                self._count_read(len(data))
+            limit = self._read_limit
+            if limit is not None:
+                # Inline: the Upgrade response is read a byte at a time.
+                self._read_limit = limit = limit - len(data)
+                if limit < 0:
+                    raise WebSocketException(
+                        "the server's response to the WebSocket upgrade is too large"
+                    )
             return data
 
     def limit_reads(self, limit: Optional[int]) -> None:
@@ -226,14 +232,6 @@ class PinnedSocket:
         bound; ``None`` lifts the limit.
         """
         self._read_limit = limit
-
-    def _count_read(self, size: int) -> None:
-        assert self._read_limit is not None
-        self._read_limit -= size
-        if self._read_limit < 0:
-            raise WebSocketException(
-                "the server's response to the WebSocket upgrade is too large"
-            )
 
     def _keep(self, data: bytes, position: int) -> None:
         """Buffer ``data[position:]`` for the next read; nothing once drained.
