@@ -117,8 +117,9 @@ class PinningError(WebSocketException):
     websocket-client that catches that keeps working.
 
     ``str()`` is the complete message, which may take several lines (a
-    :class:`PinMismatchError` lists the whole chain); :attr:`summary` is one
-    line, for a status bar, a notification or a dialog's title.
+    :class:`PinMismatchError` lists the whole chain);
+    :attr:`PinningError.summary` is one line, for a status bar, a
+    notification or a dialog's title.
     """
 
     @property
@@ -195,7 +196,7 @@ class PinMismatchError(PinningError):
 
     @property
     def summary(self) -> str:
-        """One line: the host, and that its chain matches none of the pins.
+        """The host, and that its chain matches none of the pins, in one line.
 
         .. versionadded:: 0.1
         """
@@ -289,7 +290,7 @@ class InsecureRedirectError(PinningError):
 
     @property
     def summary(self) -> str:
-        """One line: the redirect refused, naming its host.
+        """The redirect refused, and the host that sent it, in one line.
 
         .. versionadded:: 0.1
         """
@@ -333,7 +334,7 @@ class UnpinnedHostError(PinningError):
 
     @property
     def summary(self) -> str:
-        """One line: the host the pin policy has no pins for.
+        """The host the pin policy has no pins for, in one line.
 
         .. versionadded:: 0.1
         """

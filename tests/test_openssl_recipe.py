@@ -18,31 +18,45 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def recipe_from_the_guide() -> str:
-    """The certificate-file pipeline, read from the how-to so they cannot drift."""
+def recipe_from_the_guide(start: str) -> str:
+    """A pipeline of the guide, read from it so that the two cannot drift."""
     text = (ROOT / "docs" / "howto-openssl.md").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.startswith("$ openssl x509 ")]
+    lines = [line for line in text.splitlines() if line.startswith("$ " + start)]
     assert len(lines) == 1, lines
     return lines[0][2:]
 
 
-def test_the_recipe_prints_the_base64_that_sha256_prefixes(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("example.test")
-    cert = tmp_path / "cert.pem"
-    cert.write_bytes(leaf.cert_chain_pems[0].bytes())
-    command = recipe_from_the_guide()
+def run_pipeline(command: str, cwd: Path) -> str:
     result = subprocess.run(
         command,
         shell=True,  # the guide's pipeline, as a reader would paste it
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=30,
         check=True,
     )
-    digest = result.stdout.strip()
-    expected = pinws.spki_pin(cert.read_bytes())
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("start", "file_name"),
+    [
+        ("openssl x509 -in cert.pem", "cert.pem"),
+        ("openssl pkey -in backup-key.pem", "backup-key.pem"),
+    ],
+)
+def test_the_recipe_prints_the_base64_that_sha256_prefixes(
+    tmp_path: Path, start: str, file_name: str
+) -> None:
+    leaf = trustme.CA().issue_cert("example.test")
+    (tmp_path / "cert.pem").write_bytes(leaf.cert_chain_pems[0].bytes())
+    (tmp_path / "backup-key.pem").write_bytes(leaf.private_key_pem.bytes())
+    expected = pinws.spki_pin(leaf.cert_chain_pems[0].bytes())
+
+    digest = run_pipeline(recipe_from_the_guide(start), tmp_path)
+
+    assert (tmp_path / file_name).is_file()
     assert "sha256/" + digest == expected
     with pytest.raises(pinws.InvalidPinError, match="add sha256/"):
         pinws.Pin.parse(digest)
