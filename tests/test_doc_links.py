@@ -24,11 +24,17 @@ REFERENCES = DOCS / "references.md"
 # Files outside docs/ that pages include ({include} ../CHANGELOG.md ...).
 INCLUDED = ("CHANGELOG.md", "SECURITY.md", "CONTRIBUTING.md")
 # A DNS name of at least two labels: what a real link's host looks like.
-HOST_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOST_RE = re.compile(
+    r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
 # Names reserved for examples (RFC 2606, RFC 6761): never a real link.
-EXAMPLE_RE = re.compile(r"(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$")
+EXAMPLE_RE = re.compile(
+    r"(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$"
+)
 
-mdit = pytest.importorskip("myst_parser.parsers.mdit", reason="myst-parser not installed")
+mdit = pytest.importorskip(
+    "myst_parser.parsers.mdit", reason="myst-parser is not installed"
+)
 
 
 def markdown_files() -> list[Path]:
