@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import ssl
-import warnings
 from collections.abc import Callable
 
 import pytest
@@ -143,24 +141,6 @@ def test_a_real_pin_mismatch_has_a_one_line_summary(chain: Chain) -> None:
     assert summary.startswith(f"Pin mismatch for localhost:{server.port}:")
     assert "2 configured pins" in summary
     assert len(str(info.value).splitlines()) > 4
-
-
-def test_a_real_handshake_failure_summary_names_the_host(chain: Chain) -> None:
-    context = chain.server_context()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = ssl.TLSVersion.TLSv1_1
-        context.maximum_version = ssl.TLSVersion.TLSv1_1
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with (
-        running(WebSocketServer(context)) as server,
-        pytest.raises(pinws.TLSHandshakeError) as info,
-    ):
-        pinws.create_connection(
-            server.url(), pins=chain.pins, ca_certs=chain.ca_file, timeout=WAIT
-        )
-    assert "\n" not in info.value.summary
-    assert "localhost" in info.value.summary
 
 
 def test_a_real_untrusted_chain_summary_names_the_host(
