@@ -26,7 +26,6 @@ import pinws
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
-from helpers.xvfb import xvfb_display
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -184,12 +183,6 @@ def test_a_url_needs_pins() -> None:
 
 
 # -- Tk ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    with xvfb_display("800x600x24") as name:
-        yield name
 
 
 @pytest.fixture

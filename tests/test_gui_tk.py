@@ -20,19 +20,11 @@ from helpers.callbacks import (
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer
 from helpers.timing import PROMPT, WAIT
-from helpers.xvfb import xvfb_display
 
 tkinter = pytest.importorskip("tkinter", reason="this Python was built without Tk")
 TkExecutor = pytest.importorskip("pinws.executors").TkExecutor
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    """A private X server; -displayfd lets it pick a free display number."""
-    with xvfb_display() as name:
-        yield name
 
 
 @pytest.fixture
