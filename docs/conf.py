@@ -8,6 +8,12 @@ Build with warnings as errors and nitpicky references, as CI does::
 Nothing here fetches from the network: there is no remote intersphinx, so
 names from other projects are listed in ``nitpick_ignore_regex`` instead and
 ``-n`` keeps checking every reference to pinws's own API.
+
+External links are listed once, on the references page, and
+``tests/test_doc_links.py`` checks that offline. To check that they still
+resolve, with network access, run by hand::
+
+    python -m sphinx -b linkcheck docs docs/_build/linkcheck
 """
 
 from __future__ import annotations
@@ -46,6 +52,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sphinx.ext.napoleon",
+    # Sequence diagrams: the build only copies their source into the page;
+    # the browser renders them with mermaid's JavaScript (from a CDN) at
+    # view time, so building needs no network.
+    "sphinxcontrib.mermaid",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -125,6 +135,13 @@ napoleon_use_rtype = False
 
 myst_enable_extensions = ["colon_fence", "deflist", "fieldlist"]
 myst_heading_anchors = 3
+# ```mermaid fences render as diagrams, as on GitHub.
+myst_fence_as_directive = ["mermaid"]
+
+# -- linkcheck (run by hand; the test suite has no network) ---------------------
+
+linkcheck_timeout = 15
+linkcheck_anchors = False  # many vendors build their pages with JavaScript
 
 # -- doctest ----------------------------------------------------------------------
 

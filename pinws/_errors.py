@@ -13,6 +13,9 @@ The tree::
     ValueError
     └── InvalidPinError                 a malformed pin or pin configuration
         └── PinConfigError              a malformed pin configuration file
+
+Every one of them has a one-line :attr:`~PinningError.summary` for a status
+bar or a dialog's title; ``str()`` stays the complete message.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ from websocket import WebSocketException
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+
+def _one_line(text: str) -> str:
+    """*text* with every run of white space, line breaks included, one space."""
+    return " ".join(text.split())
+
+
+def _first_line(message: str, fallback: str) -> str:
+    lines = [line for line in message.splitlines() if line.strip()]
+    return _one_line(lines[0]) if lines else fallback
+
 
 __all__ = [
     "CertificateVerificationError",
@@ -58,6 +72,17 @@ class InvalidPinError(ValueError):
         message = reason if pin is None else f"invalid pin {pin!r}: {reason}"
         super().__init__(message)
 
+    @property
+    def summary(self) -> str:
+        """The problem in one line, for a status bar or a form's error label.
+
+        The message itself is one line already, but a reason may quote
+        multi-line input; ``str()`` is left as it is.
+
+        .. versionadded:: 0.1
+        """
+        return _first_line(str(self), type(self).__name__)
+
 
 class PinConfigError(InvalidPinError):
     """A pin configuration file is malformed.
@@ -90,7 +115,23 @@ class PinningError(WebSocketException):
 
     A subclass of :class:`websocket.WebSocketException`, so code written for
     websocket-client that catches that keeps working.
+
+    ``str()`` is the complete message, which may take several lines (a
+    :class:`PinMismatchError` lists the whole chain);
+    :attr:`PinningError.summary` is one line, for a status bar, a
+    notification or a dialog's title.
     """
+
+    @property
+    def summary(self) -> str:
+        """What was refused and for which host, in one line with no line break.
+
+        For a status bar, a log line or a dialog's title; show ``str()`` (in
+        the dialog's details, say) for everything needed to fix it.
+
+        .. versionadded:: 0.1
+        """
+        return _first_line(str(self), type(self).__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +193,20 @@ class PinMismatchError(PinningError):
         lines.append("  Configured pins:")
         lines.extend(f"    {pin}" for pin in self.pins)
         return "\n".join(lines)
+
+    @property
+    def summary(self) -> str:
+        """The host, and that its chain matches none of the pins, in one line.
+
+        .. versionadded:: 0.1
+        """
+        where = self.hostname if self.port is None else f"{self.hostname}:{self.port}"
+        count = len(self.pins)
+        noun = "pin" if count == 1 else "pins"
+        return (
+            f"Pin mismatch for {where}: the server's certificate chain matches "
+            f"none of the {count} configured {noun}"
+        )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.hostname, self.chain, self.pins, self.port))
@@ -218,16 +273,45 @@ class InsecureRedirectError(PinningError):
     (or anything else) is refused before any connection to it is made.
 
     Attributes:
-        location: the URL the server redirected to.
+        location: the URL the server redirected to (empty when the redirect
+            named none).
+        reason: why it is not followed.
+        hostname: the host that sent the redirect, ``None`` if unknown.
     """
 
-    def __init__(self, location: str, reason: str) -> None:
+    def __init__(
+        self, location: str, reason: str, *, hostname: Optional[str] = None
+    ) -> None:
         self.location = location
         self.reason = reason
-        super().__init__(f"refusing redirect to {location!r}: {reason}")
+        self.hostname = hostname
+        source = f" from {hostname}" if hostname else ""
+        super().__init__(f"refusing redirect{source} to {location!r}: {reason}")
+
+    @property
+    def summary(self) -> str:
+        """The redirect refused, and the host that sent it, in one line.
+
+        .. versionadded:: 0.1
+        """
+        target = self.location or "(no Location)"
+        source = f" from {self.hostname}" if self.hostname else ""
+        return _one_line(f"Refused redirect{source} to {target}: {self.reason}")
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.location, self.reason))
+        return (
+            _rebuild_redirect_error,
+            (type(self), self.location, self.reason, self.hostname),
+        )
+
+
+def _rebuild_redirect_error(
+    cls: type[InsecureRedirectError],
+    location: str,
+    reason: str,
+    hostname: Optional[str],
+) -> InsecureRedirectError:
+    return cls(location, reason, hostname=hostname)
 
 
 class UnpinnedHostError(PinningError):
@@ -247,6 +331,14 @@ class UnpinnedHostError(PinningError):
             "does not allow unpinned hosts; add a pattern for it to the policy "
             "(or build the policy with allow_unpinned=True)"
         )
+
+    @property
+    def summary(self) -> str:
+        """The host the pin policy has no pins for, in one line.
+
+        .. versionadded:: 0.1
+        """
+        return f"No pins are configured for {self.hostname}; refused"
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.hostname,))

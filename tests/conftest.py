@@ -13,6 +13,7 @@ pytest.register_assert_rewrite("helpers")
 
 from helpers.pki import Chain, make_chain  # noqa: E402
 from helpers.servers import WebSocketServer  # noqa: E402
+from helpers.xvfb import xvfb_display  # noqa: E402
 
 
 @pytest.fixture
@@ -39,3 +40,15 @@ def echo_server(chain: Chain) -> Iterator[WebSocketServer]:
 @pytest.fixture(autouse=True)
 def _pinws_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="pinws")
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """One private X server (Xvfb) for every test that needs a display.
+
+    One for the whole session, not one per module: Tk keeps its connection
+    to a display after its last window is gone, and Xlib ends the process
+    when that display's server goes away.
+    """
+    with xvfb_display("800x600x24") as name:
+        yield name

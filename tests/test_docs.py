@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 # What CI installs with the ``test`` extra; ``pip install '.[docs]'`` locally.
-DOC_TOOLS = ("sphinx", "myst_parser", "furo")
+DOC_TOOLS = ("sphinx", "myst_parser", "furo", "sphinxcontrib.mermaid")
 MISSING_TOOLS = [name for name in DOC_TOOLS if importlib.util.find_spec(name) is None]
 needs_sphinx = pytest.mark.skipif(
     bool(MISSING_TOOLS),
@@ -112,13 +112,46 @@ def test_html_builds_with_no_warning_and_every_page_is_written(html: Path) -> No
         "reference",
         "topics/pinning",
         "topics/threads",
-        "topics/seams",
+        "topics/websockets",
+        "howto-migrate",
+        "howto-openssl",
+        "howto-proxy",
+        "howto-mitmproxy",
+        "internals/seams",
+        "contributing",
         "security",
         "changelog",
+        "references",
     ):
         assert (html / f"{page}.html").is_file(), page
     changelog = (html / "changelog.html").read_text(encoding="utf-8")
     assert "Keep a Changelog" in changelog  # included from ../CHANGELOG.md
+    # Included from ../CONTRIBUTING.md and ../SECURITY.md.
+    assert "Run the test suite" in (html / "contributing.html").read_text("utf-8")
+    security = (html / "security.html").read_text(encoding="utf-8")
+    assert "Report a vulnerability" in security
+
+
+@needs_sphinx
+def test_the_sequence_diagram_is_in_the_page_for_the_browser_to_draw(
+    html: Path,
+) -> None:
+    page = (html / "topics" / "websockets.html").read_text(encoding="utf-8")
+    assert 'class="mermaid' in page
+    assert "sequenceDiagram" in page
+    assert "PIN CHECK HERE" in page
+
+
+@needs_sphinx
+def test_the_index_does_not_repeat_the_navigation(html: Path) -> None:
+    index = (html / "index.html").read_text(encoding="utf-8")
+    body = index[index.index('<article role="main"') :]
+    body = body[: body.index("</article>")]
+    # Hidden toctrees leave empty wrappers; a visible one has entries.
+    assert 'class="toctree-l1' not in body
+    navigation = index[: index.index('<article role="main"')]
+    for page in ("tutorial", "topics/websockets", "internals/seams", "references"):
+        assert f'href="{page}.html"' in navigation, page
 
 
 @needs_sphinx
@@ -147,7 +180,7 @@ def test_doctests_pass(tmp_path: Path) -> None:
     assert elapsed < BUILD_SECONDS, f"the doctest build took {elapsed:.1f} s"
     report = (tmp_path / "output.txt").read_text(encoding="utf-8")
     # The examples really ran, on each page that has them.
-    for page in ("tutorial", "reference", "topics/pinning"):
+    for page in ("tutorial", "reference", "topics/pinning", "howto-openssl"):
         assert f"Document: {page}\n" in report, report
     totals = re.search(r"(\d+) tests\s+(\d+) failures in tests", report)
     assert totals is not None, report
@@ -162,7 +195,8 @@ def test_docs_build_before_the_other_pages_land(tmp_path: Path) -> None:
     optional = optional_pages()
     source = tmp_path / "repo" / "docs"
     shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build"))
-    shutil.copy(ROOT / "CHANGELOG.md", source.parent / "CHANGELOG.md")
+    for included in ("CHANGELOG.md", "CONTRIBUTING.md", "SECURITY.md"):
+        shutil.copy(ROOT / included, source.parent / included)
     for page in optional:
         for suffix in (".md", ".rst"):
             (source / f"{page}{suffix}").unlink(missing_ok=True)

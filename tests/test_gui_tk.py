@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
-import select
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -29,59 +25,6 @@ tkinter = pytest.importorskip("tkinter", reason="this Python was built without T
 TkExecutor = pytest.importorskip("pinws.executors").TkExecutor
 
 pytestmark = pytest.mark.gui
-
-
-def read_display_number(pipe: int, server: subprocess.Popen[bytes]) -> str:
-    """Xvfb -displayfd writes the display number it chose, then a newline."""
-    number = b""
-    while not number.endswith(b"\n"):
-        ready, _, _ = select.select([pipe], [], [], WAIT)
-        if not ready:
-            server.kill()
-            pytest.fail(f"Xvfb did not report a display number within {WAIT} s")
-        chunk = os.read(pipe, 16)
-        if not chunk:
-            pytest.fail(f"Xvfb exited ({server.wait(WAIT)}) without choosing a display")
-        number += chunk
-    return number.decode().strip()
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    """A private X server; -displayfd lets it pick a free display number."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip(
-            "Xvfb is not installed (apt-get install xvfb): "
-            "the Tk tests need an X server"
-        )
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        [
-            xvfb,
-            "-displayfd",
-            str(write_end),
-            "-nolisten",
-            "tcp",
-            "-screen",
-            "0",
-            "640x480x24",
-        ],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        yield ":" + read_display_number(read_end, server)
-    finally:
-        os.close(read_end)
-        server.terminate()
-        try:
-            server.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(WAIT)
 
 
 @pytest.fixture

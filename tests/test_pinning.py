@@ -241,11 +241,14 @@ def test_tls_11_only_server_is_refused(chain: Chain) -> None:
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     with (
         running(WebSocketServer(context)) as server,
-        pytest.raises(pinws.TLSHandshakeError),
+        pytest.raises(pinws.TLSHandshakeError) as info,
     ):
         pinws.create_connection(
             server.url(), pins=chain.pins, ca_certs=chain.ca_file, timeout=WAIT
         )
+    # What a UI shows: one line, naming the host.
+    assert "\n" not in info.value.summary
+    assert "localhost" in info.value.summary
 
 
 def test_pin_only_accepts_a_self_signed_leaf_by_its_key(tmp_path: Path) -> None:

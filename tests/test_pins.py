@@ -145,3 +145,19 @@ def test_pins_are_values() -> None:
     import pickle
 
     assert pickle.loads(pickle.dumps(a)) == a
+
+
+def test_a_bare_base64_digest_is_refused_with_the_prefix_to_add() -> None:
+    # What `openssl dgst -sha256 -binary | base64` prints.
+    with pytest.raises(InvalidPinError) as info:
+        Pin.parse(f"  {B64}\n")
+    assert "add sha256/" in str(info.value)
+    assert f"'sha256/{B64}'" in str(info.value)
+    assert Pin.parse(f"sha256/{B64}") == Pin(DIGEST)
+
+
+def test_44_characters_that_are_not_a_digest_get_the_generic_message() -> None:
+    with pytest.raises(InvalidPinError) as info:
+        Pin.parse("!" * 43 + "=")
+    assert "sha256/" in str(info.value)
+    assert "add sha256/" not in str(info.value)

@@ -80,7 +80,11 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
             ``wss://``.
     """
     if not location:
-        raise InsecureRedirectError("", "the redirect response has no Location")
+        raise InsecureRedirectError(
+            "",
+            "the redirect response has no Location",
+            hostname=urlsplit(current_url).hostname,
+        )
     absolute = location.strip()
     if not urlsplit(absolute).scheme:
         # urljoin does not know ws/wss on every Python; join as https.
@@ -90,6 +94,7 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
         raise InsecureRedirectError(
             absolute,
             "a pinned client follows redirects only to wss:// URLs",
+            hostname=urlsplit(current_url).hostname,
         )
     return absolute
 

@@ -72,7 +72,8 @@ class Pin:
         Accepted: ``sha256/<base64>`` (OkHttp, TrustKit), ``sha256//<base64>``
         (curl), ``pin-sha256="<base64>"`` (HPKP) and 64 hex digits, either
         case, with or without ``:`` separators. Surrounding white space is
-        ignored.
+        ignored. A bare base64 digest (what ``openssl dgst -sha256 -binary |
+        base64`` prints) is refused with a message saying to add ``sha256/``.
 
         Raises:
             InvalidPinError: naming the input and what is wrong with it.
@@ -108,6 +109,14 @@ class Pin:
                 f"{algorithm.group(1).upper()} pins are not supported; pinws "
                 "pins the SHA-256 digest of the SubjectPublicKeyInfo, written "
                 "sha256/<base64> (get it with `pinws pins`)",
+            )
+        if _is_bare_digest(stripped):
+            # What `openssl dgst -sha256 -binary | base64` prints: the right
+            # digest, missing the algorithm that says how to read it.
+            raise InvalidPinError(
+                text,
+                "a bare base64 digest; add sha256/ in front of it: "
+                f"'sha256/{stripped}'",
             )
         hex_digits = stripped.replace(":", "")
         if all(c in "0123456789abcdefABCDEF" for c in hex_digits):
@@ -199,6 +208,16 @@ def _decode_base64(original: str, body: str) -> bytes:
             original, f"decodes to {len(digest)} bytes; SHA-256 has {DIGEST_SIZE}"
         )
     return digest
+
+
+def _is_bare_digest(text: str) -> bool:
+    """Whether *text* is the base64 of a SHA-256 digest with no prefix."""
+    if len(text) != _BASE64_LENGTH:
+        return False
+    try:
+        return len(base64.b64decode(text, validate=True)) == DIGEST_SIZE
+    except (binascii.Error, ValueError):
+        return False
 
 
 def parse_pins(pins: Union[str, Pin, Iterable[Union[str, Pin]]]) -> tuple[Pin, ...]:
