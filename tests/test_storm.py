@@ -80,6 +80,7 @@ class StormRun:
             "senders": self.plan.senders,
             "per_sender": self.plan.per_sender,
             "pushes": self.plan.pushes,
+            "large": self.plan.large,
             "sndbuf": SNDBUF,
             "deadline": STORM_DEADLINE,
         }
@@ -158,5 +159,7 @@ def test_close_notify_mid_storm_closes_cleanly(close_notify_run: StormRun) -> No
     assert ledger.disorder == []
     assert ledger.total >= PLAN.total // 4
     for sender, count in ledger.counts.items():
-        assert ledger.digest(sender) == Ledger.expected_digest(sender, count)
+        assert ledger.digest(sender) == Ledger.expected_digest(
+            sender, count, PLAN.large
+        )
     assert run.server.wait_ended(1)

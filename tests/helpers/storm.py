@@ -42,13 +42,13 @@ def scaled(name: str, default: float) -> float:
     return float(value) if value else default
 
 
-def message(sender: int, seq: int) -> str:
+def message(sender: int, seq: int, large: int = 16384) -> str:
     """Client message *seq* of *sender*: mostly under 1 KiB, every 50th
-    one 16 to 40 KiB (more than one TLS record, so OpenSSL can be left
-    holding a write it has half sent)."""
+    one *large* to *large* + 24 000 bytes (by default more than one TLS
+    record, so OpenSSL can be left holding a write it has half sent)."""
     size = (seq * 37 + sender * 11) % 1000
     if seq % 50 == 49:
-        size = 16384 + (seq * 97 + sender) % 24000
+        size = large + (seq * 97 + sender) % 24000
     return f"{sender}:{seq}:" + "x" * size
 
 
@@ -113,11 +113,11 @@ class Ledger:
         return self._digests.get(sender, hashlib.sha256()).hexdigest()
 
     @staticmethod
-    def expected_digest(sender: int, count: int) -> str:
+    def expected_digest(sender: int, count: int, large: int = 16384) -> str:
         """The digest of *sender*'s messages 0 .. count-1, in order."""
         digest = hashlib.sha256()
         for seq in range(count):
-            digest.update(message(sender, seq).encode())
+            digest.update(message(sender, seq, large).encode())
         return digest.hexdigest()
 
 
@@ -128,6 +128,9 @@ class StormPlan:
     senders: int
     per_sender: int
     pushes: int
+    #: The size of every 50th client message (see :func:`message`).
+    large: int = 16384
+    push_size: int = PUSH_SIZE
 
     @property
     def total(self) -> int:
@@ -191,7 +194,9 @@ class StormBehaviour(Behaviour):
 
     def produce(self, session: Session) -> None:
         if self.pushed < self.plan.pushes_due(self.ledger.total):
-            session.send_binary(push(self.pushed, self.ledger.total))
+            session.send_binary(
+                push(self.pushed, self.ledger.total, self.plan.push_size)
+            )
             self.pushed += 1
 
     def on_closed(self, session: Session) -> None:

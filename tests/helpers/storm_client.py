@@ -34,6 +34,7 @@ def run(config: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     senders = int(config["senders"])
     per_sender = int(config["per_sender"])
     expected_pushes = int(config["pushes"])
+    large = int(config.get("large", 16384))
     deadline = time.monotonic() + float(config["deadline"])
     lock = threading.Lock()
     opened = threading.Event()
@@ -100,7 +101,7 @@ def run(config: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         barrier.wait(WAIT)
         for seq in range(per_sender):
             try:
-                app.send(message(n, seq))
+                app.send(message(n, seq, large))
             except Exception as exc:
                 with lock:
                     state["send_errors"].append([n, seq, *_name(exc)])
