@@ -20,6 +20,7 @@ from .tlsloop import Behaviour, Session
 __all__ = [
     "PUSH_SIZE",
     "Ledger",
+    "SoakBehaviour",
     "StormBehaviour",
     "StormPlan",
     "expected_push_digest",
@@ -29,6 +30,7 @@ __all__ = [
     "push",
     "push_digest_part",
     "scaled",
+    "soak_push_size",
 ]
 
 #: Server pushes in the storm: 64 KiB each, as in issue 8.
@@ -201,3 +203,33 @@ class StormBehaviour(Behaviour):
 
     def on_closed(self, session: Session) -> None:
         self.done.set()
+
+
+def soak_push_size(index: int) -> int:
+    """Soak pushes: mostly small, every 64th one 64 KiB."""
+    return PUSH_SIZE if index % 64 == 63 else _HEADER + (index * 131) % 2048
+
+
+class SoakBehaviour(Behaviour):
+    """Records client messages and answers each with one push that carries
+    the number of messages received so far (the client's flow control);
+    counts pings."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self.pushed = 0
+        self.pings = 0
+
+    def on_message(self, session: Session, frame: object) -> None:
+        payload: bytes = frame.data  # type: ignore[attr-defined]
+        sender, seq = parse_message(payload.decode())
+        self.ledger.add(sender, seq, payload)
+
+    def on_ping(self, session: Session, frame: object) -> None:
+        self.pings += 1
+
+    def produce(self, session: Session) -> None:
+        if self.pushed < self.ledger.total:
+            index = self.pushed
+            session.send_binary(push(index, self.ledger.total, soak_push_size(index)))
+            self.pushed += 1
