@@ -86,12 +86,14 @@ def timed(call: Callable[[], Any]) -> tuple[float, Optional[BaseException], Any]
 # -- create_connection ---------------------------------------------------------
 
 
-def connect(chain: Chain, url: str, **options: Any) -> pinws.PinnedWebSocket:
+def connect(
+    chain: Chain, url: str, timeout: Optional[float] = TIMEOUT, **options: Any
+) -> pinws.PinnedWebSocket:
     return pinws.create_connection(
         url,
         pins=[chain.intermediate_pin, unrelated_pin()],
         ca_certs=chain.ca_file,
-        timeout=TIMEOUT,
+        timeout=timeout,
         **options,
     )
 
@@ -114,6 +116,9 @@ def test_create_connection_ends_in_time_in_a_documented_exception(
     fault: Fault = FAULTS[case]
     with running(FaultServer(fault.script, chain.server_context())) as server:
         seconds, exc, ws = timed(lambda: connect(chain, server.url()))
+        if fault.stage is not None and not fault.may_connect:
+            # The client waited where the server stalled, not before.
+            assert server.stage(fault.stage).is_set(), describe(exc)
         if ws is not None:
             try:
                 if fault.after_upgrade:
@@ -136,11 +141,8 @@ def test_create_connection_to_a_closed_port_is_refused(chain: Chain) -> None:
 
 @pytest.fixture
 def full_backlog() -> Iterator[FullBacklog]:
-    backlog = FullBacklog()
-    try:
+    with running(FullBacklog()) as backlog:
         yield backlog
-    finally:
-        backlog.close()
 
 
 def test_create_connection_times_out_in_a_hanging_tcp_connect(
@@ -154,11 +156,8 @@ def test_create_connection_times_out_in_a_hanging_tcp_connect(
 
 @pytest.fixture
 def silent_proxy() -> Iterator[SilentProxy]:
-    proxy = SilentProxy()
-    try:
+    with running(SilentProxy()) as proxy:
         yield proxy
-    finally:
-        proxy.close()
 
 
 def test_create_connection_times_out_behind_a_silent_proxy(
@@ -186,12 +185,7 @@ def test_create_connection_times_out_behind_a_silent_proxy(
 
 def test_shutdown_from_another_thread_ends_a_blocked_recv(chain: Chain) -> None:
     with running(FaultServer(stall_mid_frame, chain.server_context())) as server:
-        ws = pinws.create_connection(
-            server.url(),
-            pins=[chain.intermediate_pin, unrelated_pin()],
-            ca_certs=chain.ca_file,
-            timeout=None,
-        )
+        ws = connect(chain, server.url(), timeout=None)
         outcome: list[BaseException] = []
         reading = threading.Event()
 
