@@ -11,6 +11,7 @@ import pytest
 from websockets.sync.server import ServerConnection
 
 import pinws
+from helpers.openssl_probe import OpenSSLProbe
 from helpers.pki import Chain, unrelated_pin
 from helpers.rawws import RawWebSocketServer, frame
 from helpers.servers import WebSocketServer, running
@@ -211,39 +212,10 @@ def test_recv_timeout_and_closed_socket(
         ws.send("after close")
 
 
-class ConcurrencyProbe:
-    """Wraps a pyOpenSSL Connection and records overlapping calls into it."""
-
-    def __init__(self, connection: object) -> None:
-        self._connection = connection
-        self._guard = threading.Lock()
-        self.active = 0
-        self.most_at_once = 0
-        self.calls = 0
-
-    def __getattr__(self, name: str) -> object:
-        target = getattr(self._connection, name)
-        if not callable(target):
-            return target
-
-        def probed(*args: object, **kwargs: object) -> object:
-            with self._guard:
-                self.active += 1
-                self.calls += 1
-                self.most_at_once = max(self.most_at_once, self.active)
-            try:
-                # Widen the window in which an unserialised caller would
-                # overlap; this yields the GIL, it does not wait for anything.
-                time.sleep(0)
-                return target(*args, **kwargs)
-            finally:
-                with self._guard:
-                    self.active -= 1
-
-        return probed
-
-
-def test_calls_into_the_openssl_connection_never_overlap(chain: Chain) -> None:
+def test_calls_into_the_openssl_connection_never_overlap(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = OpenSSLProbe().install(monkeypatch)
     with running(
         WebSocketServer(chain.server_context(), handler=large_and_echo, max_size=None)
     ) as server:
@@ -253,8 +225,6 @@ def test_calls_into_the_openssl_connection_never_overlap(chain: Chain) -> None:
             ca_certs=chain.ca_file,
             timeout=WAIT,
         )
-        probe = ConcurrencyProbe(ws.sock._conn)
-        ws.sock._conn = probe
         received: list[object] = []
         try:
             ws.send("go")
@@ -281,8 +251,8 @@ def test_calls_into_the_openssl_connection_never_overlap(chain: Chain) -> None:
             assert not receiver.is_alive()
         finally:
             ws.close()
-    assert probe.calls > 100
-    assert probe.most_at_once == 1
+    assert probe.total_calls > 100
+    probe.assert_one_thread_at_a_time()
 
 
 def silent(connection: ServerConnection) -> None:

@@ -30,6 +30,35 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
+def read_request(sock: socket.socket) -> Optional[bytes]:
+    """Read an HTTP request head (up to the blank line); ``None`` at EOF."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return None
+        request += chunk
+    return request
+
+
+def upgrade_response(request: bytes, extra_headers: bytes = b"") -> bytes:
+    """The 101 answer to the WebSocket upgrade *request* (a request head)."""
+    key = b""
+    for line in request.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            key = value.strip()
+    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+        + accept
+        + b"\r\n"
+        + extra_headers
+        + b"\r\n"
+    )
+
+
 class RawWebSocketServer:
     """Accepts one TLS connection, answers its upgrade, then waits for orders."""
 
@@ -51,22 +80,10 @@ class RawWebSocketServer:
         except OSError:
             return
         tls = self._context.wrap_socket(raw, server_side=True)
-        request = b""
-        while b"\r\n\r\n" not in request:
-            chunk = tls.recv(4096)
-            if not chunk:
-                return
-            request += chunk
-        key = b""
-        for line in request.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"sec-websocket-key":
-                key = value.strip()
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        tls.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
+        request = read_request(tls)
+        if request is None:
+            return
+        tls.sendall(upgrade_response(request))
         self.connection = tls
         self.upgraded.set()
         self._answer_close(tls)
