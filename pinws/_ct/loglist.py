@@ -205,7 +205,9 @@ class _Where:
         self.field = field
 
     def at(self, field: str) -> _Where:
-        return _Where(self.source, self.log, field)
+        """The place of *field* below this one."""
+        path = f"{self.field}.{field}" if self.field else field
+        return _Where(self.source, self.log, path)
 
     def error(self, problem: str) -> ValueError:
         parts = [self.source]
