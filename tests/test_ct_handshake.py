@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from pathlib import Path
 
 import pytest
 
 import pinws
-from helpers.ct import FAILING, PASSING, CTWorld, Issued, Scenario, log_list
+from helpers.ct import FAILING, PASSING, CTWorld, Scenario, log_list, server_context
 from helpers.servers import EavesdropServer, WebSocketServer, running
 from helpers.timing import WAIT
-
-
-def server_context(issued: Issued, directory: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*issued.write_chain(directory))
-    return context
 
 
 def ct_policy(scenario: Scenario, mode: str = "enforce") -> pinws.CTPolicy:

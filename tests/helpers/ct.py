@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -289,6 +290,13 @@ class Issued:
             )
         )
         return str(cert_file), str(key_file)
+
+
+def server_context(issued: Issued, directory: Path) -> ssl.SSLContext:
+    """A TLS server context serving *issued* (leaf and intermediate)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*issued.write_chain(directory))
+    return context
 
 
 def _name(common_name: str) -> x509.Name:
