@@ -290,7 +290,7 @@ class CTPolicyError(PinningError):
         problem: why the SCT list could not be read, or ``None``.
         reason: the verdict in one sentence.
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     def __init__(

@@ -249,3 +249,37 @@ def test_a_real_certificate_fails_when_altered(
 
 def _utc(*parts: int) -> datetime.datetime:
     return datetime.datetime(*parts, tzinfo=datetime.timezone.utc)  # type: ignore[misc]
+
+
+def test_ctpolicy_remembers_signatures_not_verdicts(
+    ct_scenarios: dict[str, Scenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinws._ct import ctpolicy
+
+    calls: list[bytes] = []
+    real = ctpolicy.signature_verifies
+
+    def counting(sct: object, key: object, data: bytes) -> bool:
+        calls.append(data)
+        return real(sct, key, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctpolicy, "signature_verifies", counting)
+    good = ct_scenarios["valid_two_operators"]
+    logs = pinws.CTLogList.from_json(json.dumps(log_list(good.logs)))
+    policy = pinws.CTPolicy(logs)
+    issuer = good.issued.intermediate
+    assert policy.evaluate(good.issued.leaf, issuer).passed
+    assert len(calls) == 2
+    assert policy.evaluate(good.issued.leaf, issuer).passed
+    assert len(calls) == 2  # remembered
+    # Other bytes are checked afresh: a tampered SCT, SCTs over another TBS,
+    # the same SCTs with another issuer.
+    for name in ("tampered_signature", "scts_over_a_different_tbs"):
+        verdict = policy.evaluate(ct_scenarios[name].issued.leaf, issuer)
+        assert [s.status for s in verdict.scts] == ct_scenarios[name].statuses
+    wrong_issuer = policy.evaluate(good.issued.leaf, good.issued.leaf)
+    assert [s.status for s in wrong_issuer.scts] == ["invalid_signature"] * 2
+    # Time is judged every time: the same SCTs, seen from before they existed.
+    past = now() - datetime.timedelta(days=1)
+    early = policy.evaluate(good.issued.leaf, issuer, now=past)
+    assert [s.status for s in early.scts] == ["future_timestamp"] * 2

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from typing import Optional
 
 from cryptography import x509
 
 from .._errors import CTPolicyError
-from .loglist import CTLogList
+from .loglist import CTLogList, LogKey
 from .policy import CTVerdict, evaluate
+from .sct import EmbeddedSCT, signature_verifies
 
 __all__ = ["CT_MODES", "CTPolicy"]
 
@@ -18,6 +22,44 @@ logger = logging.getLogger("pinws.ct")
 
 #: The modes a :class:`CTPolicy` takes.
 CT_MODES = ("enforce", "report-only")
+
+
+class _SignatureMemo:
+    """Remembers the last few signature checks, by their exact inputs.
+
+    A verdict on the same bytes with the same key never changes, and every
+    reconnect to a server presents the same SCTs: remembering spares two or
+    three public-key verifications per handshake. Only the signatures are
+    remembered; time, log states and the policy are judged every time.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._results: OrderedDict[tuple[bytes, bytes, bytes, str, str], bool] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def verify(self, sct: EmbeddedSCT, key: LogKey, data: bytes) -> bool:
+        # The log ID is the hash of the key, so it stands for the key.
+        entry = (
+            sct.log_id,
+            hashlib.sha256(data).digest(),
+            sct.signature,
+            sct.hash_name,
+            sct.algorithm,
+        )
+        with self._lock:
+            known = self._results.get(entry)
+            if known is not None:
+                self._results.move_to_end(entry)
+                return known
+        result = signature_verifies(sct, key, data)
+        with self._lock:
+            self._results[entry] = result
+            while len(self._results) > self._size:
+                self._results.popitem(last=False)
+        return result
 
 
 class CTPolicy:
@@ -38,7 +80,7 @@ class CTPolicy:
         ValueError: *logs* is not a :class:`CTLogList`, or *mode* is not
             one of the two.
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     def __init__(self, logs: CTLogList, *, mode: str = "enforce") -> None:
@@ -53,6 +95,7 @@ class CTPolicy:
             )
         self.logs = logs
         self.mode = mode
+        self._signatures = _SignatureMemo()
 
     @property
     def enforced(self) -> bool:
@@ -73,7 +116,7 @@ class CTPolicy:
         """
         moment = now or datetime.datetime.now(datetime.timezone.utc)
         self.logs.warn_if_stale(moment)
-        return evaluate(leaf, issuer, self.logs, moment)
+        return evaluate(leaf, issuer, self.logs, moment, verify=self._signatures.verify)
 
     def check(
         self,

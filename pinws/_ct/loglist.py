@@ -58,7 +58,7 @@ class CTLog:
         temporal_interval: ``(start_inclusive, end_exclusive)``: the log
             accepts only certificates expiring in it; ``None`` if unsharded.
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     description: str
@@ -86,7 +86,7 @@ class CTLogList:
         version: the list's ``version`` string, ``""`` when absent.
         source: the file it was read from (``"<string>"`` for text).
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     def __init__(

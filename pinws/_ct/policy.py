@@ -23,14 +23,18 @@ import base64
 import dataclasses
 import datetime
 import hashlib
+from collections.abc import Callable
 from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .._errors import CT_MIN_OPERATORS, describe_ct_failure
-from .loglist import CTLog, CTLogList
+from .loglist import CTLog, CTLogList, LogKey
 from .sct import EmbeddedSCT, decode_embedded_scts, signature_verifies, signed_data
+
+#: ``verify(sct, log_key, signed_data) -> bool``: checks one SCT's signature.
+SignatureCheck = Callable[[EmbeddedSCT, LogKey, bytes], bool]
 
 __all__ = [
     "INVALID_SIGNATURE",
@@ -39,6 +43,7 @@ __all__ = [
     "SCT_STATUSES",
     "CTVerdict",
     "SCTResult",
+    "SignatureCheck",
     "evaluate",
     "required_scts",
 ]
@@ -75,7 +80,7 @@ class SCTResult:
             ``"log_not_acceptable"`` or ``"future_timestamp"``.
         detail: why, in words (empty for a valid SCT).
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     log_id: str
@@ -108,7 +113,7 @@ class CTVerdict:
         operators: the operators of those logs, sorted.
         problem: why the SCT list could not be read, or ``None``.
 
-    .. versionadded:: 1.10
+    .. versionadded:: 0.1
     """
 
     scts: tuple[SCTResult, ...]
@@ -155,6 +160,8 @@ def evaluate(
     issuer: x509.Certificate,
     logs: CTLogList,
     now: datetime.datetime,
+    *,
+    verify: SignatureCheck = signature_verifies,
 ) -> CTVerdict:
     """Judge the SCTs embedded in *leaf* against *logs* at time *now*.
 
@@ -163,6 +170,8 @@ def evaluate(
         issuer: the certificate that issued *leaf*, from the verified chain.
         logs: the log list.
         now: the current time (aware).
+        verify: checks a signature (a memoising wrapper of
+            :func:`~pinws._ct.sct.signature_verifies`, say).
 
     Returns:
         the verdict; it never raises for anything the certificate holds.
@@ -176,7 +185,7 @@ def evaluate(
     tbs = embedded.tbs_precertificate
     not_after = leaf.not_valid_after_utc
     results = tuple(
-        _judge(sct, logs.get(sct.log_id), tbs, key_hash, not_after, now)
+        _judge(sct, logs.get(sct.log_id), tbs, key_hash, not_after, now, verify)
         for sct in embedded.scts
     )
     valid = {r.log_id: r.operator for r in results if r.status == VALID}
@@ -191,6 +200,7 @@ def _judge(
     key_hash: bytes,
     not_after: datetime.datetime,
     now: datetime.datetime,
+    verify: SignatureCheck,
 ) -> SCTResult:
     def result(status: str, detail: str = "") -> SCTResult:
         return SCTResult(
@@ -204,7 +214,7 @@ def _judge(
 
     if log is None:
         return result(UNKNOWN_LOG, "the log list has no log with this ID")
-    if not signature_verifies(sct, log.key, signed_data(sct, tbs, key_hash)):
+    if not verify(sct, log.key, signed_data(sct, tbs, key_hash)):
         return result(
             INVALID_SIGNATURE,
             "the signature does not verify over this certificate and issuer",
