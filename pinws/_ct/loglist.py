@@ -53,7 +53,8 @@ class CTLog:
         operator: the name of the organisation that runs it.
         log_id: the log ID, SHA-256 of the log's DER public key.
         key: the log's public key (ECDSA P-256 or RSA).
-        state: one of :data:`LOG_STATES`.
+        state: ``"pending"``, ``"qualified"``, ``"usable"``, ``"readonly"``,
+            ``"retired"`` or ``"rejected"``.
         state_since: when the log entered *state* (aware UTC).
         temporal_interval: ``(start_inclusive, end_exclusive)``: the log
             accepts only certificates expiring in it; ``None`` if unsharded.
