@@ -236,3 +236,23 @@ def test_a_stale_list_is_enforced_and_warned_once(
             assert roundtrip(server.url(), pins=None, ct=policy, ca_certs=root)
     [warning] = ct_warnings(caplog)
     assert "100 days old" in warning
+
+
+def test_a_repeated_report_only_failure_is_logged_once(
+    tmp_path: Path,
+    ct_world: CTWorld,
+    ct_scenarios: dict[str, Scenario],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = ct_scenarios["one_operator_only"]
+    policy = ct_policy(failing, "report-only")
+    root = ct_world.authority.write_root(tmp_path)
+    with running(WebSocketServer(server_context(failing.issued, tmp_path))) as server:
+        for _ in range(3):
+            assert roundtrip(server.url(), pins=None, ct=policy, ca_certs=root)
+    assert len(ct_warnings(caplog)) == 1
+    # Another failure (of another server, here) is news, and is logged.
+    other = ct_scenarios["no_scts"]
+    with running(WebSocketServer(server_context(other.issued, tmp_path))) as server:
+        assert roundtrip(server.url(), pins=None, ct=policy, ca_certs=root)
+    assert len(ct_warnings(caplog)) == 2

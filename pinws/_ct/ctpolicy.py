@@ -6,7 +6,9 @@ import datetime
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Optional
 
 from cryptography import x509
@@ -22,6 +24,31 @@ logger = logging.getLogger("pinws.ct")
 
 #: The modes a :class:`CTPolicy` takes.
 CT_MODES = ("enforce", "report-only")
+#: A report-only failure repeated (same host, same verdict) is logged at
+#: most once in this many seconds.
+REPEAT_INTERVAL = 3600.0
+
+
+class _Throttle:
+    """Says whether a repeated condition is due to be logged again."""
+
+    def __init__(self, interval: float, size: int = 256) -> None:
+        self._interval = interval
+        self._size = size
+        self._last: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def due(self, condition: Hashable) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(condition)
+            if last is not None and now - last < self._interval:
+                return False
+            self._last[condition] = now
+            self._last.move_to_end(condition)
+            while len(self._last) > self._size:
+                self._last.popitem(last=False)
+            return True
 
 
 class _SignatureMemo:
@@ -96,6 +123,7 @@ class CTPolicy:
         self.logs = logs
         self.mode = mode
         self._signatures = _SignatureMemo()
+        self._repeats = _Throttle(REPEAT_INTERVAL)
 
     @property
     def enforced(self) -> bool:
@@ -140,7 +168,20 @@ class CTPolicy:
         )
         if self.enforced:
             raise error
-        logger.warning("report-only CT policy: connecting anyway despite: %s", error)
+        condition = (
+            hostname,
+            port,
+            verdict.reason,
+            tuple(s.status for s in verdict.scts),
+        )
+        if self._repeats.due(condition):
+            logger.warning(
+                "report-only CT policy: connecting anyway despite: %s "
+                "(the same failure is logged at most once an hour)",
+                error,
+            )
+        else:
+            logger.debug("report-only CT policy: %s", error.reason)
         return verdict
 
     def __repr__(self) -> str:
