@@ -14,7 +14,7 @@ import pytest
 
 import pinws
 from helpers.ct import FAILING, PASSING, CTWorld, Scenario, log_list, server_context
-from helpers.servers import EavesdropServer, WebSocketServer, running
+from helpers.servers import EavesdropServer, WebSocketServer, roundtrip, running
 from helpers.timing import WAIT
 
 
@@ -23,15 +23,15 @@ def ct_policy(scenario: Scenario, mode: str = "enforce") -> pinws.CTPolicy:
     return pinws.CTPolicy(logs, mode=mode)
 
 
-def roundtrip(url: str, **kwargs: object) -> str:
-    ws = pinws.create_connection(url, timeout=WAIT, **kwargs)
-    try:
-        ws.send("ping")
-        reply = ws.recv()
-        assert isinstance(reply, str)
-        return reply
-    finally:
-        ws.close()
+def connect(scenario: Scenario, tmp_path: Path, world: CTWorld, mode: str) -> str:
+    """A round trip, with ct= only, to a server serving the scenario's leaf."""
+    with running(WebSocketServer(server_context(scenario.issued, tmp_path))) as server:
+        return roundtrip(
+            server.url(),
+            pins=None,
+            ct=ct_policy(scenario, mode),
+            ca_certs=world.authority.write_root(tmp_path),
+        )
 
 
 def ct_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -78,14 +78,7 @@ def test_report_only_connects_and_warns(
     caplog: pytest.LogCaptureFixture,
     name: str,
 ) -> None:
-    scenario = ct_scenarios[name]
-    with running(WebSocketServer(server_context(scenario.issued, tmp_path))) as server:
-        reply = roundtrip(
-            server.url(),
-            pins=None,
-            ct=ct_policy(scenario, "report-only"),
-            ca_certs=ct_world.authority.write_root(tmp_path),
-        )
+    reply = connect(ct_scenarios[name], tmp_path, ct_world, "report-only")
     assert reply == "ping"
     [warning] = ct_warnings(caplog)
     assert "report-only" in warning
@@ -100,15 +93,7 @@ def test_enforce_connects_when_the_policy_holds(
     caplog: pytest.LogCaptureFixture,
     name: str,
 ) -> None:
-    scenario = ct_scenarios[name]
-    with running(WebSocketServer(server_context(scenario.issued, tmp_path))) as server:
-        reply = roundtrip(
-            server.url(),
-            pins=None,
-            ct=ct_policy(scenario),
-            ca_certs=ct_world.authority.write_root(tmp_path),
-        )
-    assert reply == "ping"
+    assert connect(ct_scenarios[name], tmp_path, ct_world, "enforce") == "ping"
     assert ct_warnings(caplog) == []
 
 

@@ -22,14 +22,13 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
-import hashlib
 from collections.abc import Callable
 from typing import Optional
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from .._errors import CT_MIN_OPERATORS, describe_ct_failure
+from .._pins.pin import Pin
 from .loglist import CTLog, CTLogList, LogKey
 from .sct import EmbeddedSCT, decode_embedded_scts, signature_verifies, signed_data
 
@@ -146,13 +145,11 @@ def required_scts(leaf: x509.Certificate) -> int:
 
 
 def issuer_key_hash(issuer: x509.Certificate) -> bytes:
-    """SHA-256 of *issuer*'s DER SubjectPublicKeyInfo (RFC 6962's issuer_key_hash)."""
-    return hashlib.sha256(
-        issuer.public_key().public_bytes(
-            serialization.Encoding.DER,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-    ).digest()
+    """SHA-256 of *issuer*'s DER SubjectPublicKeyInfo (RFC 6962's issuer_key_hash).
+
+    The very digest a pin is.
+    """
+    return Pin.from_public_key(issuer.public_key()).digest
 
 
 def evaluate(

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
+from . import keys
+
 SCT_LIST_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 POISON_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
 UTC = datetime.timezone.utc
@@ -276,27 +278,17 @@ class Issued:
 
     def write_chain(self, directory: Path, name: str = "leaf") -> tuple[str, str]:
         """(cert file with leaf + intermediate, key file), PEM."""
-        cert_file = directory / f"{name}-chain.pem"
-        key_file = directory / f"{name}-key.pem"
-        cert_file.write_bytes(
-            self.leaf.public_bytes(serialization.Encoding.PEM)
-            + self.intermediate.public_bytes(serialization.Encoding.PEM)
-        )
-        key_file.write_bytes(
-            self.key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return str(cert_file), str(key_file)
+        pems = [c.public_bytes(serialization.Encoding.PEM) for c in self.certs]
+        return keys.write_chain_files(directory, name, b"".join(pems), self.key)
+
+    @property
+    def certs(self) -> tuple[x509.Certificate, x509.Certificate]:
+        return self.leaf, self.intermediate
 
 
 def server_context(issued: Issued, directory: Path) -> ssl.SSLContext:
     """A TLS server context serving *issued* (leaf and intermediate)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*issued.write_chain(directory))
-    return context
+    return keys.server_context(*issued.write_chain(directory))
 
 
 def _name(common_name: str) -> x509.Name:
