@@ -14,6 +14,7 @@ import pytest
 
 import pinws
 from helpers.ct import FAILING, PASSING, CTWorld, Scenario, log_list, server_context
+from helpers.pki import unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, roundtrip, running
 from helpers.timing import WAIT
 
@@ -241,3 +242,30 @@ def test_a_repeated_report_only_failure_is_logged_once(
     with running(WebSocketServer(server_context(other.issued, tmp_path))) as server:
         assert roundtrip(server.url(), pins=None, ct=policy, ca_certs=root)
     assert len(ct_warnings(caplog)) == 2
+
+
+def test_a_debug_ca_chain_skips_ct_with_a_warning(
+    tmp_path: Path,
+    ct_world: CTWorld,
+    ct_scenarios: dict[str, Scenario],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # debug_ca= (an intercepting proxy's CA, in development) accepts its
+    # chains without pins, and without CT: such proxies log nothing.
+    scenario = ct_scenarios["no_scts"]
+    root = ct_world.authority.write_root(tmp_path)
+    with running(WebSocketServer(server_context(scenario.issued, tmp_path))) as server:
+        reply = roundtrip(
+            server.url(),
+            pins=[unrelated_pin(), unrelated_pin()],
+            ct=ct_policy(scenario),
+            ca_certs=root,
+            debug_ca=root,
+        )
+    assert reply == "ping"
+    [warning] = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("debug_ca: accepting")
+    ]
+    assert "without checking pins or Certificate Transparency" in warning
