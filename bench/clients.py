@@ -176,10 +176,14 @@ class PinwsClient(SyncClient):
         self._pinws = pinws
         self.bundle = settings.bundle
         self.pins = pinws.PinSet(settings.pins)
+        # For the ct metrics: a pinws.CTPolicy, or a function making a new
+        # one for every connection (which then remembers no signature).
+        self.ct: Optional[Any] = None
 
     def open(self, url: str) -> Any:
+        ct = self.ct() if callable(self.ct) else self.ct
         return self._pinws.create_connection(
-            url, pins=self.pins, ca_certs=self.bundle, timeout=TIMEOUT
+            url, pins=self.pins, ca_certs=self.bundle, timeout=TIMEOUT, ct=ct
         )
 
     def send(self, conn: Any, data: bytes) -> None:

@@ -4,6 +4,11 @@ Three server chains share one root: 2 certificates (root -> leaf),
 3 (root -> intermediate -> leaf, the main one) and 4 (root -> two
 intermediates -> leaf). The trust store every client is given is certifi's
 bundle plus that root: the size of trust store a real application loads.
+
+A fourth chain, for the ``ct`` metrics, has a leaf with two embedded SCTs
+from two generated CT logs (ECDSA P-256, two operators), issued the RFC 6962
+way by tests/helpers/ct.py, and a log list naming the logs; its root is in
+the trust store too.
 """
 
 from __future__ import annotations
@@ -45,12 +50,23 @@ class ChainFiles:
 
 
 @dataclasses.dataclass
+class CTFiles:
+    """The chain with embedded SCTs, and the log list that judges it."""
+
+    cert_chain: str
+    key: str
+    log_list: str
+    pins: list[str]  # its intermediate's pin and a backup
+
+
+@dataclasses.dataclass
 class Pki:
     """Everything a run needs: the chains and the trust store."""
 
     bundle: str
     chains: dict[int, ChainFiles]
     backup_pin: str
+    ct: CTFiles
 
     @property
     def main(self) -> ChainFiles:
@@ -88,9 +104,30 @@ def make_pki(directory: Path) -> Pki:
         3: _write_chain(directory, 3, root, [first]),
         4: _write_chain(directory, 4, root, [first, second]),
     }
+    ct, ct_root = _write_ct_chain(directory)
     bundle = directory / "trust-store.pem"
     bundle.write_bytes(
-        Path(certifi.where()).read_bytes() + b"\n" + root.cert_pem.bytes()
+        Path(certifi.where()).read_bytes()
+        + b"\n"
+        + root.cert_pem.bytes()
+        + Path(ct_root).read_bytes()
     )
     backup = spki_pin(trustme.CA().cert_pem.bytes())
-    return Pki(bundle=str(bundle), chains=chains, backup_pin=backup)
+    ct.pins.append(backup)
+    return Pki(bundle=str(bundle), chains=chains, backup_pin=backup, ct=ct)
+
+
+def _write_ct_chain(directory: Path) -> tuple[CTFiles, str]:
+    """The CT chain's files and its root's PEM file."""
+    # The tests' CT material generator: one implementation of RFC 6962's
+    # precertificate signing for the tests and the benchmark.
+    from tests.helpers.ct import CTAuthority, make_log, write_log_list
+
+    authority = CTAuthority()
+    logs = [make_log("Bench A", "Operator A"), make_log("Bench B", "Operator B")]
+    issued = authority.issue(logs, names=HOSTS)
+    cert_chain, key = issued.write_chain(directory, "ct")
+    log_list = write_log_list(directory / "ct-log-list.json", logs)
+    intermediate = authority.intermediate.public_bytes(serialization.Encoding.PEM)
+    files = CTFiles(cert_chain, key, str(log_list), [spki_pin(intermediate)])
+    return files, authority.write_root(directory)

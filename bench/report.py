@@ -9,7 +9,8 @@ from typing import Any
 __all__ = ["TARGETS", "chart", "markdown", "summarise"]
 
 # (metric, comparison, bound, what is compared): ratios of pinws to the
-# baseline, except "pins", which compares pinws with itself at 1 pin.
+# baseline, except "pins", which compares pinws with itself at 1 pin, and
+# "ct", which compares pinws's handshake with ct= with the same without it.
 TARGETS = [
     ("connect", "<=", 0.85, "handshake latency vs baseline"),
     ("echo", ">=", 1.0, "echo round trips vs baseline"),
@@ -18,6 +19,8 @@ TARGETS = [
     ("stream_64", ">=", 1.25, "64-byte stream vs baseline"),
     ("memory_idle", "<=", 1.25, "memory per idle connection vs baseline"),
     ("pins", "<=", 1.02, "handshake with 10 000 pins vs 1 pin"),
+    ("ct", "<=", 1.10, "handshake with ct= vs without"),
+    ("ct_cold", "<=", 1.10, "first handshake of a CTPolicy vs without ct="),
 ]
 
 
@@ -65,6 +68,12 @@ def summarise(results: dict[str, Any]) -> None:
                 if "median" in low and "median" in high:
                     value = high["median"] / low["median"]
                     what = f"handshake with {counts[-1]} pins vs {counts[0]} pin"
+        elif key in ("ct", "ct_cold"):
+            off = metrics.get("ct_off", {}).get("results", {}).get("pinws", {})
+            on_key = "ct_on" if key == "ct" else "ct_cold"
+            on = metrics.get(on_key, {}).get("results", {}).get("pinws", {})
+            if "median" in off and "median" in on:
+                value = on["median"] / off["median"]
         else:
             value = (
                 metrics.get(key, {}).get("results", {}).get("pinws", {}).get("ratio")

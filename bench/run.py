@@ -59,6 +59,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "concurrent": 200,
         "concurrent_rounds": 3,
         "lookups": 200000,
+        "ct_connects": 15,
         "budget": 540.0,
     },
     "smoke": {
@@ -75,6 +76,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "concurrent": 4,
         "concurrent_rounds": 1,
         "lookups": 1000,
+        "ct_connects": 2,
         "budget": 120.0,
     },
 }
@@ -94,19 +96,15 @@ class Budget:
 
 
 @contextlib.contextmanager
-def server_process(pki: Pki, workdir: Path) -> Iterator[dict[int, int]]:
-    """Run bench.server in its own process; yield {chain length: port}."""
+def server_process(pki: Pki, workdir: Path) -> Iterator[dict[Any, int]]:
+    """Run bench.server in its own process; yield {chain length or "ct": port}."""
     config = workdir / "server.json"
-    config.write_text(
-        json.dumps(
-            {
-                "chains": {
-                    str(length): {"cert_chain": files.cert_chain, "key": files.key}
-                    for length, files in pki.chains.items()
-                }
-            }
-        )
-    )
+    chains = {
+        str(length): {"cert_chain": files.cert_chain, "key": files.key}
+        for length, files in pki.chains.items()
+    }
+    chains["ct"] = {"cert_chain": pki.ct.cert_chain, "key": pki.ct.key}
+    config.write_text(json.dumps({"chains": chains}))
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.server", str(config)],
         cwd=ROOT,
@@ -119,7 +117,10 @@ def server_process(pki: Pki, workdir: Path) -> Iterator[dict[int, int]]:
         line = process.stdout.readline()
         if not line:
             raise RuntimeError("the benchmark server did not start")
-        ports = {int(k): v for k, v in json.loads(line)["ports"].items()}
+        ports: dict[Any, int] = {
+            int(k) if k.isdigit() else k: v
+            for k, v in json.loads(line)["ports"].items()
+        }
         yield ports
     finally:
         assert process.stdin is not None
@@ -162,7 +163,7 @@ class Suite:
         self,
         profile: dict[str, Any],
         pki: Pki,
-        ports: dict[int, int],
+        ports: dict[Any, int],
         clients: list[str],
     ) -> None:
         self.p = profile
@@ -185,7 +186,7 @@ class Suite:
             except ImportError as exc:
                 self.skipped[name] = f"not installed: {exc}"
 
-    def url(self, path: str, chain: int = 3) -> str:
+    def url(self, path: str, chain: Any = 3) -> str:
         return f"wss://localhost:{self.ports[chain]}{path}"
 
     def metric(
@@ -326,9 +327,49 @@ class Suite:
                     client = self.clients[name]
                     self.attempt(key, name, lambda m=measure, c=client: m(c))
 
+    def run_ct(self) -> None:
+        """pinws's handshake with ct= against the same handshake without it."""
+        import pinws
+
+        p = self.p
+        self.metric(
+            "ct_off", "Handshake, leaf with 2 SCTs, pins only", "ms", "lower", "ct"
+        )
+        self.metric(
+            "ct_on", "Handshake, leaf with 2 SCTs, pins and ct=", "ms", "lower", "ct"
+        )
+        self.metric(
+            "ct_cold",
+            "Handshake, leaf with 2 SCTs, pins and a new ct= each time",
+            "ms",
+            "lower",
+            "ct",
+        )
+        settings = ClientSettings(
+            bundle=self.pki.bundle, pins=self.pki.ct.pins, leaf_sha256=b""
+        )
+        without, with_ct = (
+            make_client("pinws", settings),
+            make_client("pinws", settings),
+        )
+        logs = pinws.CTLogList.from_file(self.pki.ct.log_list)
+        with_ct.ct = pinws.CTPolicy(logs)
+        # A first connection: no signature remembered from an earlier one.
+        cold = make_client("pinws", settings)
+        cold.ct = lambda: pinws.CTPolicy(logs)
+        clients = {
+            ("pinws", "ct_off"): without,
+            ("pinws", "ct_on"): with_ct,
+            ("pinws", "ct_cold"): cold,
+        }
+        urls = dict.fromkeys(clients, self.url("/hold", chain="ct"))
+        for index in self.rounds(p["rounds"]):
+            self.interleaved_connects("ct", clients, urls, p["ct_connects"], index)
+        self.collect_failures(("pinws", c) for c in clients.values())
+
     def run_chain_lengths(self) -> None:
         p = self.p
-        for length in sorted(self.ports):
+        for length in sorted(k for k in self.ports if isinstance(k, int)):
             self.metric(
                 f"chain_{length}",
                 f"Handshake, chain of {length} certificates",
@@ -494,8 +535,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
         "--only",
-        default="clients,chain,pins,memory,concurrent",
-        help="comma-separated groups to run: clients, chain, pins, memory, concurrent",
+        default="clients,chain,pins,ct,memory,concurrent",
+        help="comma-separated groups to run: clients, chain, pins, ct, memory, "
+        "concurrent",
     )
     return parser.parse_args(argv)
 
@@ -532,6 +574,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 suite.run_pin_scaling()
             if "chain" in groups:
                 suite.run_chain_lengths()
+            if "ct" in groups:
+                suite.run_ct()
             if "concurrent" in groups:
                 suite.run_concurrent()
             suite.collect_failures(suite.clients.items())

@@ -12,9 +12,13 @@ certificate chain matches none of its pins.
 from ._client.app import PinnedWebSocketApp
 from ._client.connect import create_connection
 from ._client.websocket import PinnedWebSocket
+from ._ct.ctpolicy import CTPolicy
+from ._ct.loglist import CTLog, CTLogList
+from ._ct.policy import CTVerdict, SCTResult
 from ._errors import (
     CertificateVerificationError,
     ChainCertificate,
+    CTPolicyError,
     HostnameMismatchError,
     InsecureRedirectError,
     InvalidPinError,
@@ -32,6 +36,11 @@ from ._transport.socket import ConnectionInterrupted, PinnedSocket
 from ._version import __version__
 
 __all__ = [
+    "CTLog",
+    "CTLogList",
+    "CTPolicy",
+    "CTPolicyError",
+    "CTVerdict",
     "CertificateVerificationError",
     "ChainCertificate",
     "ConnectionInterrupted",
@@ -49,6 +58,7 @@ __all__ = [
     "PinnedWebSocketApp",
     "PinningError",
     "PolicyMatch",
+    "SCTResult",
     "TLSHandshakeError",
     "UnpinnedHostError",
     "__version__",

@@ -9,7 +9,8 @@ The tree::
         │   └── HostnameMismatchError   ...or not for this host name
         ├── TLSHandshakeError           TLS failed for another reason
         ├── InsecureRedirectError       a redirect pointed at plaintext
-        └── UnpinnedHostError           the pin policy does not cover the host
+        ├── UnpinnedHostError           the pin policy does not cover the host
+        └── CTPolicyError               Certificate Transparency policy failed
     ValueError
     └── InvalidPinError                 a malformed pin or pin configuration
         └── PinConfigError              a malformed pin configuration file
@@ -29,6 +30,8 @@ from websocket import WebSocketException
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from ._ct.policy import SCTResult
+
 
 def _one_line(text: str) -> str:
     """*text* with every run of white space, line breaks included, one space."""
@@ -41,6 +44,7 @@ def _first_line(message: str, fallback: str) -> str:
 
 
 __all__ = [
+    "CTPolicyError",
     "CertificateVerificationError",
     "ChainCertificate",
     "HostnameMismatchError",
@@ -342,3 +346,80 @@ class UnpinnedHostError(PinningError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.hostname,))
+
+
+#: Valid SCTs must come from at least this many different log operators.
+CT_MIN_OPERATORS = 2
+
+
+def describe_ct_failure(
+    required: int, valid_logs: int, operators: int, problem: Optional[str] = None
+) -> str:
+    """A Certificate Transparency verdict in one sentence, from its counts."""
+    if problem is not None:
+        return f"the certificate's SCT list cannot be read ({problem})"
+    return (
+        f"the certificate needs {required} valid SCTs from at least "
+        f"{CT_MIN_OPERATORS} log operators; it has {valid_logs} valid "
+        f"SCT{'s' if valid_logs != 1 else ''} from {operators} "
+        f"operator{'s' if operators != 1 else ''}"
+    )
+
+
+class CTPolicyError(PinningError):
+    """The server's certificate fails the Certificate Transparency policy.
+
+    Raised inside the TLS handshake, so nothing of the WebSocket upgrade
+    request was sent. ``str()`` gives the host, the verdict and every
+    embedded SCT with its status.
+
+    Attributes:
+        hostname: the host name (or IP address) that was connected to.
+        port: the TCP port, or ``None`` when unknown.
+        required: valid SCTs the certificate needed (2 or 3, by lifetime).
+        scts: one :class:`SCTResult` per embedded SCT: ``log_id``,
+            ``log_description``, ``operator``, ``timestamp``, ``status``.
+        problem: why the SCT list could not be read, or ``None``.
+        reason: the verdict in one sentence.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        hostname: str,
+        required: int,
+        scts: Sequence[SCTResult],
+        port: Optional[int] = None,
+        problem: Optional[str] = None,
+    ) -> None:
+        self.hostname = hostname
+        self.port = port
+        self.required = required
+        self.scts = tuple(scts)
+        self.problem = problem
+        valid = {s.log_id: s.operator for s in self.scts if s.status == "valid"}
+        operators = {op for op in valid.values() if op is not None}
+        self.reason = describe_ct_failure(required, len(valid), len(operators), problem)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = self.hostname if self.port is None else f"{self.hostname}:{self.port}"
+        lines = [f"Certificate Transparency failure for {where}: {self.reason}."]
+        if self.scts:
+            lines.append("  Embedded SCTs:")
+        elif self.problem is None:
+            lines.append("  The certificate has no embedded SCTs.")
+        for sct in self.scts:
+            log = sct.log_description or f"unknown log {sct.log_id}"
+            operator = f" ({sct.operator})" if sct.operator else ""
+            when = sct.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+            detail = f": {sct.detail}" if sct.detail else ""
+            lines.append(f"    {sct.status}: {log}{operator}, {when}{detail}")
+        return "\n".join(lines)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            type(self),
+            (self.hostname, self.required, self.scts, self.port, self.problem),
+        )

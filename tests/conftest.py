@@ -11,6 +11,7 @@ import pytest
 # Shared assertions in the helpers get pytest's detailed failure messages.
 pytest.register_assert_rewrite("helpers")
 
+from helpers.ct import CTWorld, Scenario, scenarios  # noqa: E402
 from helpers.pki import Chain, make_chain  # noqa: E402
 from helpers.servers import WebSocketServer  # noqa: E402
 from helpers.xvfb import xvfb_display  # noqa: E402
@@ -35,6 +36,18 @@ def echo_server(chain: Chain) -> Iterator[WebSocketServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def ct_world() -> CTWorld:
+    """A CA and CT logs (generating RSA keys is slow: once per run)."""
+    return CTWorld.create()
+
+
+@pytest.fixture(scope="session")
+def ct_scenarios(ct_world: CTWorld) -> dict[str, Scenario]:
+    """Every Certificate Transparency case, issued once per run."""
+    return scenarios(ct_world)
 
 
 @pytest.fixture(autouse=True)

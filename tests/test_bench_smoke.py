@@ -35,7 +35,15 @@ CLIENT_METRICS = [
     "concurrent_connect",
     "concurrent_memory",
 ]
-PINWS_METRICS = ["pins_1", "pins_100", "lookup_1", "lookup_100"]
+PINWS_METRICS = [
+    "pins_1",
+    "pins_100",
+    "lookup_1",
+    "lookup_100",
+    "ct_off",
+    "ct_on",
+    "ct_cold",
+]
 TARGETS = {
     "connect",
     "echo",
@@ -44,6 +52,8 @@ TARGETS = {
     "stream_64",
     "memory_idle",
     "pins",
+    "ct",
+    "ct_cold",
 }
 
 

@@ -181,7 +181,7 @@ def test_check_through_a_connect_proxy(
     [
         (("--pin", "sha1/AAAAAAAAAAAAAAAAAAAAAAAAAAA="), "SHA1 pins are not supported"),
         (("--pin", "sha256/tooshort"), "has 8 characters"),
-        ((), "one of the arguments --pin --config is required"),
+        ((), "give the pins (--pin or --config), or --ct-log-list"),
         (("--pin", "x", "--config", "y.toml"), "not allowed with argument"),
         (("--warn-days", "-1", "--pin", "x"), "must be 0 or more"),
     ],

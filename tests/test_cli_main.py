@@ -61,7 +61,7 @@ def test_main_can_be_called_in_process(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("pinws ")
     assert main(["check", "wss://localhost:1/"]) == 3
-    assert "one of the arguments --pin --config is required" in capsys.readouterr().err
+    assert "give the pins (--pin or --config)" in capsys.readouterr().err
 
 
 def run_on_a_terminal(args: list[str], env: dict[str, str]) -> bytes:

@@ -1,7 +1,7 @@
 """``pinws check``: does the live server satisfy the pins? For CI and cron.
 
-Exit status (fixed by the contract): 0 ok, 1 pin mismatch, 2 warnings only,
-3 could not check.
+Exit status (fixed by the contract): 0 ok, 1 pin mismatch, 2 warnings only
+or a Certificate Transparency failure (CRITICAL), 3 could not check.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from .._pins.pin import Pin
 from .._pins.pinset import PinSet, utc_today
 from .certinfo import CertDetails, chain_roles, describe_certificate
 from .console import Console
-from .errors import CLIError, ExitCode
+from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
+from .errors import CLIError, ExitCode, UsageError
 from .options import (
     add_common_options,
     add_json_option,
@@ -24,7 +25,7 @@ from .options import (
     ca_certs_option,
     non_negative_int,
 )
-from .pinsource import load_pin_source
+from .pinsource import PinSource, load_pin_source
 from .probe import fetch_verified_chain
 from .proxy import parse_proxy
 from .target import Target, parse_target
@@ -45,12 +46,15 @@ examples:
   pinws check example.com:443 --config pins.toml --warn-days 45
   pinws check wss://example.com/ --config pins.json --json | jq .status
   pinws check wss://example.com/ --pin ... --proxy http://proxy:3128
+  pinws check wss://example.com/ --ct-log-list log_list.json
 
 exit status:
   0  ok: a pin matches and nothing needs attention
   1  pin mismatch: no certificate of the verified chain matches a pin
   2  warnings only: a certificate expires within --warn-days, the pin set
-     has no backup pin, or the pin set has expired or expires soon
+     has no backup pin, or the pin set has expired or expires soon; and
+     CRITICAL: the certificate fails the Certificate Transparency policy
+     of --ct-log-list
   3  could not check: unreachable, TLS failure other than a pin mismatch
      (untrusted chain, wrong host name), bad input or usage"""
 
@@ -68,10 +72,18 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "url", metavar="URL", help="wss://host[:port]/path or host:port"
     )
-    pins = parser.add_argument_group("pins (one of these is required)")
-    add_pin_source_options(pins.add_mutually_exclusive_group(required=True))
+    pins = parser.add_argument_group(
+        "pins (one of these is required, unless --ct-log-list is given)"
+    )
+    add_pin_source_options(pins.add_mutually_exclusive_group())
     server = parser.add_argument_group("server options")
     add_network_options(server)
+    add_ct_option(
+        server,
+        "also require the Certificate Transparency policy: the certificate's "
+        "embedded SCTs, judged against this log list (v3 JSON); a failure is "
+        "CRITICAL (exit 2)",
+    )
     options = parser.add_argument_group("options")
     options.add_argument(
         "--warn-days",
@@ -92,7 +104,8 @@ class Finding:
     """One line of the verdict.
 
     Attributes:
-        level: ``"ok"``, ``"info"``, ``"warning"`` or ``"mismatch"``.
+        level: ``"ok"``, ``"info"``, ``"warning"``, ``"mismatch"`` or
+            ``"critical"`` (a Certificate Transparency failure).
         message: what was found.
         details: extra lines (the chain and pins, for a mismatch).
     """
@@ -229,10 +242,27 @@ def _expiry_findings(
     return findings
 
 
+def _ct_finding(report: CTReport) -> Finding:
+    verdict = report.verdict
+    details = tuple(report.sct_lines())
+    if report.stale:
+        details += (
+            f"the log list is {report.logs.age(report.now).days} days old; "
+            "get a fresh one",
+        )
+    if verdict.passed:
+        return Finding("ok", f"Certificate Transparency: {verdict.reason}", details)
+    return Finding(
+        "critical", f"Certificate Transparency policy fails: {verdict.reason}", details
+    )
+
+
 def _status(findings: list[Finding]) -> tuple[str, ExitCode]:
     levels = {finding.level for finding in findings}
     if "mismatch" in levels:
         return "mismatch", ExitCode.MISMATCH
+    if "critical" in levels:
+        return "ct_failure", ExitCode.CRITICAL
     if "warning" in levels:
         return "warnings", ExitCode.WARNINGS
     return "ok", ExitCode.OK
@@ -241,11 +271,19 @@ def _status(findings: list[Finding]) -> tuple[str, ExitCode]:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run ``pinws check``."""
     target: Optional[Target] = None
+    if not (args.pins or args.config or args.ct_log_list):
+        raise UsageError(
+            "give the pins (--pin or --config), or --ct-log-list", "pinws check"
+        )
     try:
         target = parse_target(args.url)
         proxy = parse_proxy(args.proxy) if args.proxy else None
-        source = load_pin_source(args)
-        pin_set, pattern = source.pin_set_for(target.host)
+        source: Optional[PinSource] = None
+        pin_set, pattern = None, None
+        if args.pins or args.config:
+            source = load_pin_source(args)
+            pin_set, pattern = source.pin_set_for(target.host)
+        logs = load_log_list(args.ct_log_list) if args.ct_log_list else None
         handshake = fetch_verified_chain(
             target, ca_certs=ca_certs_option(args), proxy=proxy, timeout=args.timeout
         )
@@ -268,7 +306,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     today = utc_today()
     findings: list[Finding] = []
     matched: list[CertDetails] = []
-    if pin_set is None:
+    if pin_set is not None:
+        pin_findings, matched = _pin_findings(pin_set, chain, args.warn_days, today)
+        findings += pin_findings
+    elif source is not None:  # (without one, Certificate Transparency alone)
         findings.append(
             Finding(
                 "warning",
@@ -276,9 +317,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "unpinned hosts: clients connect to it without pinning",
             )
         )
-    else:
-        pin_findings, matched = _pin_findings(pin_set, chain, args.warn_days, today)
-        findings += pin_findings
+    ct = judge_chain(handshake.chain, logs) if logs is not None else None
+    if ct is not None:
+        findings.append(_ct_finding(ct))
     findings += _expiry_findings(chain, matched, args.warn_days)
     status, code = _status(findings)
 
@@ -291,7 +332,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "status": status,
                 "exit_code": int(code),
                 "tls_version": handshake.tls_version,
-                "pins_from": source.description,
+                "pins_from": source.description if source else None,
                 "pattern": pattern,
                 "pins": [str(p) for p in pin_set.pins] if pin_set else [],
                 "pin_set": None
@@ -308,6 +349,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "warn_days": args.warn_days,
                 "findings": [finding.as_dict() for finding in findings],
                 "chain": [details.as_dict() for details in chain],
+                "ct": ct.as_dict() if ct is not None else None,
             }
         )
         return code
@@ -318,13 +360,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "info": style.dim("info    "),
         "warning": style.warn("warning "),
         "mismatch": style.bad("MISMATCH"),
+        "critical": style.bad("CRITICAL"),
     }
     where = f"{target.authority}, {handshake.tls_version}"
     if proxy is not None:
         where += f", through {proxy.authority}"
     lines = [f"{style.bold(target.url)}  ({where})"]
-    pins_from = source.description + (f', pattern "{pattern}"' if pattern else "")
-    lines.append(f"  pins: {pins_from}")
+    if source is not None:
+        pins_from = source.description + (f', pattern "{pattern}"' if pattern else "")
+        lines.append(f"  pins: {pins_from}")
+    if ct is not None:
+        lines.append(f"  CT log list: {ct.logs.source}")
     for finding in findings:
         lines.append(f"  {marks[finding.level]}  {finding.message}")
         lines += [f"            {line}" for line in finding.details]
@@ -332,6 +378,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "ok": style.good("OK"),
         "warnings": style.warn("WARNINGS"),
         "mismatch": style.bad("PIN MISMATCH"),
+        "ct_failure": style.bad("CRITICAL: CT POLICY FAILURE"),
     }[status]
     lines.append(f"result: {verdict} (exit {int(code)})")
     console.lines(lines)

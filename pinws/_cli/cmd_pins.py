@@ -8,6 +8,7 @@ from typing import Any, Optional
 from .advice import Suggestion, suggest
 from .certinfo import CertDetails, chain_roles, describe_certificate, render_certificate
 from .console import Console
+from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
 from .errors import CLIError, ExitCode, UsageError
 from .keyfiles import FileItem, load_items
 from .options import (
@@ -38,6 +39,7 @@ examples:
   pinws pins --key backup-key.pem                     (a backup pin)
   pinws pins --csr next-year.csr
   pinws pins wss://example.com/ --key backup-key.pem --json
+  pinws pins wss://example.com/ --ct-log-list log_list.json
 
 exit status: 0 pins printed; 3 could not (unreachable, chain did not verify,
 bad file or usage)."""
@@ -80,6 +82,11 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
         help="if the chain does not verify, print it anyway, marked UNVERIFIED "
         "(for self-signed devices; compare its pins out of band)",
     )
+    add_ct_option(
+        server,
+        "also judge the certificate's embedded SCTs against this Certificate "
+        "Transparency log list (v3 JSON): print each SCT and the verdict",
+    )
     options = parser.add_argument_group("options")
     add_json_option(options, "print JSON instead of text")
     add_common_options(options)
@@ -106,14 +113,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
             ("--ca-certs", args.ca_certs),
             ("--proxy", args.proxy),
             ("--show-unverified", args.show_unverified),
+            ("--ct-log-list", args.ct_log_list),
         ):
             if given:
                 raise UsageError(f"{flag} needs a server URL", "pinws pins")
     target = parse_target(args.url) if args.url is not None else None
     proxy = parse_proxy(args.proxy) if args.proxy else None
     files = _load_files(args)
+    logs = load_log_list(args.ct_log_list) if args.ct_log_list else None
 
     server: Optional[dict[str, Any]] = None
+    ct: Optional[CTReport] = None
     suggestion: Optional[Suggestion] = None
     chain: list[CertDetails] = []
     verified = True
@@ -153,6 +163,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 for entry, role in zip(handshake.chain, roles)
             ]
             tls_version = handshake.tls_version
+            if logs is not None:
+                ct = judge_chain(handshake.chain, logs)
         suggestion = suggest(chain, files, verified=verified)
         server = {
             "url": target.url,
@@ -164,6 +176,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             "verification_error": error,
             "chain": [details.as_dict() for details in chain],
         }
+        if logs is not None:
+            server["ct"] = ct.as_dict() if ct is not None else None
 
     if args.json:
         document: dict[str, Any] = {
@@ -182,6 +196,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         lines += _render_server(
             console, target, chain, verified, error, tls_version, args.proxy
         )
+        if ct is not None:
+            lines += ["", *ct.render(console.style)]
+        elif logs is not None:
+            lines += [
+                "",
+                "Certificate Transparency: not judged, the chain did not verify",
+            ]
     if files:
         if lines:
             lines.append("")

@@ -20,6 +20,9 @@ class ExitCode(enum.IntEnum):
     MISMATCH = 1
     #: ``check`` only: the pins match, but something needs attention soon.
     WARNINGS = 2
+    #: ``check``: the monitoring-plugin name of 2 (api.md), for a server that
+    #: fails outright: the Certificate Transparency policy, for one.
+    CRITICAL = 2
     #: Could not do it: unreachable, TLS failure, bad input or usage.
     FAILED = 3
     #: Interrupted (Ctrl-C), as shells report SIGINT.

@@ -12,6 +12,7 @@ from typing import Any, Optional, Union
 import websocket
 from websocket import ABNF, WebSocketConnectionClosedException
 
+from .._ct.ctpolicy import CTPolicy
 from .._errors import PinningError, TLSHandshakeError
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
@@ -70,6 +71,8 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         callback_executor: ``f(callable)`` that runs each callback on the
             thread it should run on (see :mod:`pinws.executors`); ``None``
             runs them on the worker thread.
+        ct: a :class:`CTPolicy`: Certificate Transparency checked in every
+            handshake, alone (``pins=None``) or with pins.
 
     Raises:
         ValueError: *url* is not ``wss://``, or another argument is bad.
@@ -83,13 +86,14 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         self,
         url: str,
         *args: Any,
-        pins: PinsArgument,
+        pins: Optional[PinsArgument],
         ca_certs: PathArgument = None,
         pin_only: bool = False,
         debug_ca: PathArgument = None,
         on_pin_failure: Optional[Callable[[Any, PinFailureReport], Any]] = None,
         report_uri: Optional[str] = None,
         callback_executor: Optional[CallbackExecutor] = None,
+        ct: Optional[CTPolicy] = None,
         **kwargs: Any,
     ) -> None:
         wss_target(url)
@@ -107,6 +111,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             debug_ca=debug_ca,
             on_pin_failure=self._deliver_pin_failure,
             report_uri=report_uri,
+            ct=ct,
         )
         self._active_tls = self._base_tls
         self._backoff = ReconnectBackoff()

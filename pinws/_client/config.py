@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
+from .._ct.ctpolicy import CTPolicy
 from .._errors import InsecureRedirectError
-from .._pins.policy import PinsArgument, as_policy
+from .._pins.policy import PinPolicy, PinsArgument, as_policy
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
@@ -18,6 +19,7 @@ from .._transport.socket import PinnedSocket
 
 __all__ = [
     "build_tls_client",
+    "check_ct_argument",
     "check_prepared_socket",
     "redirect_target",
     "wss_target",
@@ -101,13 +103,14 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
 
 def build_tls_client(
     *,
-    pins: PinsArgument,
+    pins: Optional[PinsArgument],
     ca_certs: PathArgument,
     pin_only: bool,
     debug_ca: PathArgument,
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]],
     report_uri: Optional[str],
     options: Optional[SSLOptions] = None,
+    ct: Optional[CTPolicy] = None,
 ) -> TLSClient:
     """Validate the pinning arguments and build the TLS client.
 
@@ -115,7 +118,13 @@ def build_tls_client(
         InvalidPinError: the pins are malformed.
         ValueError: another argument is.
     """
-    policy = as_policy(pins)
+    check_ct_argument(ct)
+    # With ct=, pins=None means "CT alone": no pins, every host allowed.
+    policy = (
+        PinPolicy({}, allow_unpinned=True)
+        if pins is None and ct is not None
+        else as_policy(pins)
+    )
     if on_pin_failure is not None and not callable(on_pin_failure):
         raise ValueError("on_pin_failure must be callable")
     sink = None
@@ -131,4 +140,17 @@ def build_tls_client(
         on_pin_failure=on_pin_failure,
         report_sink=sink,
         options=options or SSLOptions(),
+        ct=ct,
     )
+
+
+def check_ct_argument(ct: object) -> None:
+    """Check a ``ct=`` argument: ``None`` or a :class:`CTPolicy`.
+
+    Raises:
+        ValueError: it is anything else.
+    """
+    if ct is not None and not isinstance(ct, CTPolicy):
+        raise ValueError(
+            f"ct= takes a pinws.CTPolicy (or None), not {type(ct).__name__}"
+        )

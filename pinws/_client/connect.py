@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from websocket import getdefaulttimeout
 
+from .._ct.ctpolicy import CTPolicy
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
 from .config import PathArgument, wss_target
@@ -18,13 +19,14 @@ __all__ = ["create_connection"]
 def create_connection(
     url: str,
     *,
-    pins: PinsArgument,
+    pins: Optional[PinsArgument],
     timeout: Optional[float] = None,
     ca_certs: PathArgument = None,
     pin_only: bool = False,
     debug_ca: PathArgument = None,
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
     report_uri: Optional[str] = None,
+    ct: Optional[CTPolicy] = None,
     **options: Any,
 ) -> PinnedWebSocket:
     """Open a pinned WebSocket connection and return it, connected.
@@ -43,6 +45,8 @@ def create_connection(
         debug_ca: a development CA accepted without pins (with a warning).
         on_pin_failure: ``on_pin_failure(report)`` for every mismatch.
         report_uri: an ``https://`` URL that receives RFC 7469 reports.
+        ct: a :class:`CTPolicy`: Certificate Transparency checked in the
+            handshake, alone (``pins=None``) or with pins.
 
     Returns:
         a connected :class:`PinnedWebSocket` (a :class:`websocket.WebSocket`).
@@ -51,6 +55,7 @@ def create_connection(
         InvalidPinError: the pins are malformed.
         ValueError: the URL is not ``wss://`` or another argument is bad.
         PinMismatchError: no certificate of the verified chain matched.
+        CTPolicyError: the certificate fails an enforced CT policy.
         CertificateVerificationError: the chain or host name did not verify.
         PinningError: another pinning refusal (see the subclasses).
         websocket.WebSocketException: the WebSocket handshake failed.
@@ -72,6 +77,7 @@ def create_connection(
         debug_ca=debug_ca,
         on_pin_failure=on_pin_failure,
         report_uri=report_uri,
+        ct=ct,
         fire_cont_frame=fire_cont_frame,
         enable_multithread=enable_multithread,
         skip_utf8_validation=skip_utf8_validation,

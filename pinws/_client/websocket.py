@@ -17,6 +17,7 @@ from websocket import (
 from websocket._handshake import handshake_response
 from websocket._utils import validate_utf8
 
+from .._ct.ctpolicy import CTPolicy
 from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
 from .._pins.policy import PinsArgument
@@ -74,12 +75,13 @@ class PinnedWebSocket(websocket.WebSocket):
         sockopt: Optional[list[tuple[Any, ...]]] = None,
         sslopt: Optional[dict[str, Any]] = None,
         *,
-        pins: PinsArgument,
+        pins: Optional[PinsArgument],
         ca_certs: PathArgument = None,
         pin_only: bool = False,
         debug_ca: PathArgument = None,
         on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
         report_uri: Optional[str] = None,
+        ct: Optional[CTPolicy] = None,
         **kwargs: Any,
     ) -> None:
         tls = build_tls_client(
@@ -90,6 +92,7 @@ class PinnedWebSocket(websocket.WebSocket):
             on_pin_failure=on_pin_failure,
             report_uri=report_uri,
             options=parse_sslopt(sslopt),
+            ct=ct,
         )
         super().__init__(get_mask_key, sockopt=sockopt, sslopt={}, **kwargs)
         self._pinws_tls = tls

@@ -402,7 +402,7 @@ class PinPolicy:
 PinsArgument = Union[PinPolicy, PinSet, PinsInput]
 
 
-def as_policy(pins: PinsArgument) -> PinPolicy:
+def as_policy(pins: Optional[PinsArgument]) -> PinPolicy:
     """Turn the ``pins=`` argument of any entry point into a policy.
 
     Raises:

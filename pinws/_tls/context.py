@@ -24,6 +24,7 @@ from .options import SSLOptions
 from .verify import HandshakeVerifier, spki_digest
 
 if TYPE_CHECKING:
+    from .._ct.ctpolicy import CTPolicy
     from .._pins.pinset import PinSet
 
 __all__ = ["ReportSink", "TLSClient", "TargetContext"]
@@ -156,6 +157,7 @@ class TLSClient:
         on_pin_failure: called with a report for every pin mismatch.
         report_sink: another receiver of the same reports (``report_uri``).
         options: the context-shaping part of ``sslopt``.
+        ct: a Certificate Transparency policy checked in every handshake.
 
     Raises:
         ValueError: a file does not exist or cannot be loaded, or the options
@@ -172,9 +174,17 @@ class TLSClient:
         on_pin_failure: Optional[ReportSink] = None,
         report_sink: Optional[ReportSink] = None,
         options: Optional[SSLOptions] = None,
+        ct: Optional[CTPolicy] = None,
     ) -> None:
         self.policy = policy
         self.pin_only = bool(pin_only)
+        if ct is not None and pin_only:
+            raise ValueError(
+                "ct= cannot be combined with pin_only=True: Certificate "
+                "Transparency needs a verified chain, which pin-only skips"
+            )
+        # Per verifier, never part of the shared context's cache key.
+        self.ct = ct
         self.on_pin_failure = on_pin_failure
         self.report_sink = report_sink
         options = options or SSLOptions()
@@ -389,6 +399,7 @@ class TLSClient:
                 connection.get_peer_cert_chain(as_cryptography=True) or ()
             ),
             match=match,
+            ct=self.ct,
         )
         connection.set_app_data(verifier)
         connection.set_connect_state()

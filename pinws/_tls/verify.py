@@ -1,4 +1,4 @@
-"""The decision made inside each TLS handshake: chain, host name, pins.
+"""The decision made inside each TLS handshake: chain, host name, pins, CT.
 
 OpenSSL calls the verify callback once per certificate of the chain it built
 from the server's certificate up to a trust anchor of the trust store, root
@@ -14,7 +14,7 @@ import datetime
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -36,6 +36,10 @@ from .._pins.pin import Pin
 from .._pins.pinset import PinSet
 from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
+
+if TYPE_CHECKING:
+    from .._ct.ctpolicy import CTPolicy
+    from .._ct.policy import CTVerdict
 
 __all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
 
@@ -99,6 +103,7 @@ class HandshakeVerifier:
         today: the date pin expiry is judged by (defaults to UTC today).
         match: the policy rule *pin_set* came from, for the reports'
             noted host name and include-subdomains.
+        ct: the Certificate Transparency policy to apply to the leaf.
     """
 
     def __init__(
@@ -112,8 +117,11 @@ class HandshakeVerifier:
         served_chain: Callable[[], Sequence[x509.Certificate]] = tuple,
         today: Optional[datetime.date] = None,
         match: Optional[PolicyMatch] = None,
+        ct: Optional[CTPolicy] = None,
     ) -> None:
         self.hostname = hostname
+        self.ct = ct
+        self.ct_verdict: Optional[CTVerdict] = None
         self.match = match
         self.port = port
         self.pin_set = pin_set
@@ -209,24 +217,32 @@ class HandshakeVerifier:
 
         if self.debug_ca_digest is not None and digests[-1] == self.debug_ca_digest:
             logger.warning(
-                "debug_ca: accepting %s without checking pins because its "
+                "debug_ca: accepting %s without checking pins%s because its "
                 "chain ends at the development CA %s; never ship this",
                 self.hostname,
+                " or Certificate Transparency" if self.ct is not None else "",
                 _subject(certs[-1]),
             )
             self.accepted = True
             return True
 
+        self._check_pins(certs, digests)
+        if self.ct is not None:
+            self._check_ct(certs)
+        self.accepted = True
+        return True
+
+    def _check_pins(
+        self, certs: Sequence[x509.Certificate], digests: Sequence[bytes]
+    ) -> None:
         pin_set = self.pin_set
         if pin_set is None:
-            self.accepted = True
-            return True
+            return
         for digest in digests:
             if pin_set.matches(digest):
                 self.matched_pin = Pin(digest)
                 pin_set.warn_if_no_offchain_backup(digests)
-                self.accepted = True
-                return True
+                return
 
         expired = pin_set.warn_if_expired(self._today)
         enforced = pin_set.is_enforced(self._today)
@@ -244,8 +260,13 @@ class HandshakeVerifier:
             "expired" if expired else "report-only",
             mismatch,
         )
-        self.accepted = True
-        return True
+
+    def _check_ct(self, certs: Sequence[x509.Certificate]) -> None:
+        assert self.ct is not None
+        # The issuer key hash must come from the chain OpenSSL verified, never
+        # from a certificate the server merely sent (RFC 6962 section 3.2).
+        issuer = certs[1] if len(certs) > 1 else certs[0]
+        self.ct_verdict = self.ct.check(self.hostname, self.port, certs[0], issuer)
 
     def _check_hostname(self, leaf: x509.Certificate) -> None:
         address = as_ip_address(self.hostname)

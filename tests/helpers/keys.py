@@ -80,11 +80,21 @@ def issue_for_key(
         )
         .sign(issuer_key, hashes.SHA256())
     )
+    return write_chain_files(
+        directory,
+        name,
+        cert.public_bytes(serialization.Encoding.PEM) + issuer.cert_pem.bytes(),
+        key,
+    )
+
+
+def write_chain_files(
+    directory: Path, name: str, chain_pem: bytes, key: ec.EllipticCurvePrivateKey
+) -> tuple[str, str]:
+    """Write *chain_pem* and *key* (PKCS#8 PEM); return (chain file, key file)."""
     chain_file = directory / f"{name}-chain.pem"
     key_file = directory / f"{name}-key.pem"
-    chain_file.write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM) + issuer.cert_pem.bytes()
-    )
+    chain_file.write_bytes(chain_pem)
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -17,6 +17,10 @@ from typing import Any, Optional
 
 from websockets.sync.server import ServerConnection, serve
 
+import pinws
+
+from .timing import WAIT
+
 
 def relay(client: socket.socket, upstream: socket.socket, first: list[bytes]) -> None:
     """Pipe bytes both ways until both sides are done.
@@ -43,6 +47,18 @@ def relay(client: socket.socket, upstream: socket.socket, first: list[bytes]) ->
     back.start()
     pump(client, upstream, True)
     back.join(10)
+
+
+def roundtrip(url: str, **kwargs: object) -> str:
+    """Connect with pinws.create_connection, send "ping", return the reply."""
+    ws = pinws.create_connection(url, timeout=WAIT, **kwargs)
+    try:
+        ws.send("ping")
+        reply = ws.recv()
+        assert isinstance(reply, str)
+        return reply
+    finally:
+        ws.close()
 
 
 def echo(connection: ServerConnection) -> None:

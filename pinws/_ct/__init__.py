@@ -1,0 +1,1 @@
+"""Certificate Transparency: the log list, embedded SCTs and the policy."""
