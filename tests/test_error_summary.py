@@ -58,6 +58,7 @@ SAMPLES: dict[type[BaseException], Callable[[], tuple[BaseException, str]]] = {
         HOST,
     ),
     pinws.UnpinnedHostError: lambda: (pinws.UnpinnedHostError(HOST), HOST),
+    pinws.CTPolicyError: lambda: (pinws.CTPolicyError(HOST, 2, (), port=443), HOST),
     pinws.InvalidPinError: lambda: (
         pinws.InvalidPinError("sha1/abc", "SHA1 pins are not supported"),
         "sha1/abc",
