@@ -14,6 +14,7 @@ commands against it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import signal
@@ -83,8 +84,29 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def require_demo_extra() -> None:
+    """Check that what ``pinws demo`` runs on is installed.
+
+    Raises:
+        CLIError: it is not; the message says what to install.
+    """
+    missing = []
+    for module in ("trustme", "websockets"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CLIError(
+            f"pinws demo needs {' and '.join(missing)}, which pinws's demo "
+            "extra installs: pip install 'pinws[demo]' (or, in a clone of "
+            "pinws, pip install '.[demo]')"
+        )
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run ``pinws demo``."""
+    require_demo_extra()
     if not args.serve and (args.port or args.json):
         raise CLIError("--port and --json go with --serve")
     directory = tempfile.mkdtemp(prefix="pinws-demo-")

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from typing import Any, Optional, Union
 
 import websocket
-from websocket import ABNF, WebSocketConnectionClosedException
+from websocket import (
+    ABNF,
+    STATUS_INVALID_PAYLOAD,
+    STATUS_PROTOCOL_ERROR,
+    WebSocketConnectionClosedException,
+    WebSocketPayloadException,
+    WebSocketProtocolException,
+)
 
 from .._ct.ctpolicy import CTPolicy
 from .._errors import PinningError, TLSHandshakeError
@@ -28,7 +35,7 @@ from .config import (
     wss_target,
 )
 from .dispatcher import DrainingDispatcher, PinnedDispatcher
-from .hooks import ConnectionHooks
+from .hooks import CLOSE_GRACE, ConnectionHooks
 from .websocket import PinnedWebSocket
 
 __all__ = ["CallbackExecutor", "PinnedWebSocketApp"]
@@ -335,6 +342,18 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         self._log_reconnect_failure(exc)
         self._callback(self.on_error, exc)
 
+    def _fail_fast(self, error: object) -> None:
+        # A server that broke the protocol is not waited on for a polite
+        # close: the teardown that follows sends the status RFC 6455 7.4.1
+        # names and waits CLOSE_GRACE, not websocket-client's 3 s.
+        status = None
+        if isinstance(error, WebSocketPayloadException):
+            status = STATUS_INVALID_PAYLOAD
+        elif isinstance(error, WebSocketProtocolException):
+            status = STATUS_PROTOCOL_ERROR
+        if status is not None and self._hooks.close_request is None:
+            self._hooks.close_request = {"status": status, "timeout": CLOSE_GRACE}
+
     def _stop_requested(self) -> bool:
         wakeup = self._hooks.wakeup
         return wakeup is not None and wakeup.is_set()
@@ -375,6 +394,8 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         self._callback(self.on_pin_failure, report)
 
     def _callback(self, callback: Optional[Callable[..., Any]], *args: Any) -> None:
+        if callback is self.on_error and args:
+            self._fail_fast(args[0])
         if callback is None:
             return
         if (

@@ -505,8 +505,15 @@ def parse_android_nsc(
         PinConfigError: the XML is malformed or unsafe (a DTD or entities),
             or its pin configuration is invalid; the key is the element path.
     """
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
+    try:
+        from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import ParseError, fromstring
+    except ImportError:
+        raise ImportError(
+            "reading an Android network security config needs defusedxml "
+            "(XML parsing that refuses DTDs and entities): "
+            "pip install 'pinws[android]'"
+        ) from None
 
     try:
         root = fromstring(data, forbid_dtd=True)

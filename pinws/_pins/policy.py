@@ -339,6 +339,8 @@ class PinPolicy:
             PinConfigError: the file is malformed or uses an unsupported
                 digest; the message names the element and the problem.
             OSError: the file cannot be read.
+            ImportError: defusedxml is missing (``pip install
+                'pinws[android]'``).
         """
         from .config import load_android_nsc
 
