@@ -21,6 +21,7 @@ from ._errors import (
     PinConfigError,
     PinMismatchError,
     PinningError,
+    StoredPinMismatchError,
     TLSHandshakeError,
     UnpinnedHostError,
 )
@@ -28,6 +29,7 @@ from ._pins.pin import Pin, spki_pin
 from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
+from ._store.store import PinStore, PinStoreEntry
 from ._transport.socket import PinnedSocket
 from ._version import __version__
 
@@ -43,11 +45,14 @@ __all__ = [
     "PinMismatchError",
     "PinPolicy",
     "PinSet",
+    "PinStore",
+    "PinStoreEntry",
     "PinnedSocket",
     "PinnedWebSocket",
     "PinnedWebSocketApp",
     "PinningError",
     "PolicyMatch",
+    "StoredPinMismatchError",
     "TLSHandshakeError",
     "UnpinnedHostError",
     "__version__",

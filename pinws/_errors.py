@@ -5,6 +5,7 @@ The tree::
     websocket.WebSocketException
     └── PinningError                    every refusal pinws makes
         ├── PinMismatchError            the chain verified, no pin matched
+        │   └── StoredPinMismatchError  ...the pins a PinStore remembered
         ├── CertificateVerificationError the chain did not verify at all
         │   └── HostnameMismatchError   ...or not for this host name
         ├── TLSHandshakeError           TLS failed for another reason
@@ -18,6 +19,8 @@ The tree::
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
@@ -35,6 +38,7 @@ __all__ = [
     "PinConfigError",
     "PinMismatchError",
     "PinningError",
+    "StoredPinMismatchError",
     "TLSHandshakeError",
     "UnpinnedHostError",
 ]
@@ -155,6 +159,106 @@ class PinMismatchError(PinningError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.hostname, self.chain, self.pins, self.port))
+
+
+class StoredPinMismatchError(PinMismatchError):
+    """The server's key is not the one a :class:`PinStore` remembered.
+
+    Raised, inside the handshake, when a host whose pins come from a pin
+    store (learnt on first use, from a ``Public-Key-Pins`` header, or added
+    by hand) presents a chain none of them matches. The message reads like
+    SSH's warning: the host, the remembered pins and when they were first
+    seen, the key presented, and the command and the call that forget the
+    entry.
+
+    Attributes (besides :class:`PinMismatchError`'s):
+        source: how the pins were learnt: ``"tofu"``, ``"hpkp"`` or
+            ``"manual"``.
+        first_seen: when the store first saw them (aware UTC datetime).
+        stored_host: the store's entry name (a parent domain when the entry
+            includes subdomains).
+        store_path: the store's file.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        hostname: str,
+        chain: Sequence[ChainCertificate],
+        pins: Sequence[str],
+        port: Optional[int] = None,
+        source: str = "tofu",
+        first_seen: Optional[datetime.datetime] = None,
+        stored_host: Optional[str] = None,
+        store_path: str = "",
+    ) -> None:
+        self.source = source
+        self.first_seen = first_seen
+        self.stored_host = stored_host or hostname
+        self.store_path = store_path
+        super().__init__(hostname, chain, pins, port)
+
+    def _describe(self) -> str:
+        where = self.hostname if self.port is None else f"{self.hostname}:{self.port}"
+        when = (
+            self.first_seen.astimezone(datetime.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M:%S UTC"
+            )
+            if self.first_seen is not None
+            else "an unknown date"
+        )
+        learnt = {
+            "tofu": f"trusted on first use on {when}",
+            "hpkp": f"declared in a Public-Key-Pins header on {when}",
+            "manual": f"added to the pin store on {when}",
+        }.get(self.source, f"remembered on {when}")
+        headline = (
+            f"WARNING: THE KEY OF {where} HAS CHANGED since it was first seen."
+            if self.source == "tofu"
+            else f"WARNING: {where} NO LONGER MATCHES ITS REMEMBERED PINS."
+        )
+        presented = self.chain[0].pin if self.chain else "(no certificate)"
+        lines = [
+            headline,
+            "  Someone may be intercepting this connection (a man-in-the-middle),",
+            "  or the server's key was legitimately replaced. Nothing was sent to it.",
+            f"  Remembered ({learnt}):",
+        ]
+        lines.extend(f"    {pin}" for pin in self.pins)
+        lines.append(f"  Key presented now: {presented}")
+        if len(self.chain) > 1:
+            lines.append("  Verified chain (leaf first):")
+            lines.extend(
+                f"    depth {cert.depth}: {cert.pin}: {cert.subject}"
+                for cert in self.chain
+            )
+        elif self.chain:
+            lines.append(f"    ({self.chain[0].subject})")
+        command = f"pinws store forget {shlex.quote(self.stored_host)}"
+        if self.store_path:
+            command += f" --store {shlex.quote(self.store_path)}"
+        lines += [
+            "  If you know the key changed, forget the old one and connect again:",
+            f"    {command}",
+            f'  or, in Python: store.forget("{self.stored_host}")',
+        ]
+        return "\n".join(lines)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            type(self),
+            (
+                self.hostname,
+                self.chain,
+                self.pins,
+                self.port,
+                self.source,
+                self.first_seen,
+                self.stored_host,
+                self.store_path,
+            ),
+        )
 
 
 class CertificateVerificationError(PinningError):

@@ -13,6 +13,7 @@ from websocket import ABNF, WebSocketConnectionClosedException
 
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .config import (
@@ -47,7 +48,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         pins: a list of pins (``"sha256/<base64>"`` and the other accepted
             forms), a :class:`PinSet` or a :class:`PinPolicy`. Any
             certificate of the verified chain may match (leaf, intermediate
-            or root).
+            or root). ``None`` with a *pin_store*.
         ca_certs: trust store: a PEM file or a directory; ``None`` for
             certifi's bundle.
         pin_only: for self-signed servers and devices with no CA: the leaf
@@ -60,6 +61,9 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         callback_executor: ``f(callable)`` that runs each callback on the
             thread it should run on (see :mod:`pinws.executors`); ``None``
             runs them on the worker thread.
+        pin_store: a :class:`PinStore` of remembered pins for the hosts
+            *pins* does not cover: trust on first use (SSH's model, for
+            devices) and ``Public-Key-Pins`` headers.
 
     Raises:
         ValueError: *url* is not ``wss://``, or another argument is bad.
@@ -73,13 +77,14 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         self,
         url: str,
         *args: Any,
-        pins: PinsArgument,
+        pins: Optional[PinsArgument],
         ca_certs: PathArgument = None,
         pin_only: bool = False,
         debug_ca: PathArgument = None,
         on_pin_failure: Optional[Callable[[Any, PinFailureReport], Any]] = None,
         report_uri: Optional[str] = None,
         callback_executor: Optional[CallbackExecutor] = None,
+        pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
         wss_target(url)
@@ -97,6 +102,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             debug_ca=debug_ca,
             on_pin_failure=self._deliver_pin_failure,
             report_uri=report_uri,
+            pin_store=pin_store,
         )
         self._active_tls = self._base_tls
         self._closing = threading.Event()

@@ -10,8 +10,9 @@ from typing import Any, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
 from .._errors import InsecureRedirectError
-from .._pins.policy import PinsArgument, as_policy
+from .._pins.policy import PinPolicy, PinsArgument, as_policy
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
 from .._transport.socket import PinnedSocket
@@ -96,13 +97,14 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
 
 def build_tls_client(
     *,
-    pins: PinsArgument,
+    pins: Optional[PinsArgument],
     ca_certs: PathArgument,
     pin_only: bool,
     debug_ca: PathArgument,
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]],
     report_uri: Optional[str],
     options: Optional[SSLOptions] = None,
+    pin_store: Optional[PinStore] = None,
 ) -> TLSClient:
     """Validate the pinning arguments and build the TLS client.
 
@@ -110,7 +112,7 @@ def build_tls_client(
         InvalidPinError: the pins are malformed.
         ValueError: another argument is.
     """
-    policy = as_policy(pins)
+    policy = _static_policy(pins, pin_store)
     if on_pin_failure is not None and not callable(on_pin_failure):
         raise ValueError("on_pin_failure must be callable")
     sink = None
@@ -126,4 +128,27 @@ def build_tls_client(
         on_pin_failure=on_pin_failure,
         report_sink=sink,
         options=options or SSLOptions(),
+        pin_store=pin_store,
     )
+
+
+def _static_policy(
+    pins: Optional[PinsArgument], pin_store: Optional[PinStore]
+) -> PinPolicy:
+    """The ``pins=`` policy; with a pin store, ``pins=None`` pins nothing itself.
+
+    Raises:
+        InvalidPinError: *pins* is malformed, or ``None`` without a store.
+        ValueError: *pin_store* is not a :class:`PinStore`.
+    """
+    if pin_store is not None and not isinstance(pin_store, PinStore):
+        raise ValueError(
+            f"pin_store must be a pinws.PinStore, not {type(pin_store).__name__}"
+        )
+    if pins is None and pin_store is not None:
+        # No pattern, and no unpinned host either: every host's pins come
+        # from the store (or first use), else it is refused.
+        policy = PinPolicy({}, allow_unpinned=True)
+        policy.allow_unpinned = False
+        return policy
+    return as_policy(pins)

@@ -9,6 +9,7 @@ from websocket import getdefaulttimeout
 
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .config import PathArgument, wss_target
 from .websocket import PinnedWebSocket
 
@@ -18,13 +19,14 @@ __all__ = ["create_connection"]
 def create_connection(
     url: str,
     *,
-    pins: PinsArgument,
+    pins: Optional[PinsArgument],
     timeout: Optional[float] = None,
     ca_certs: PathArgument = None,
     pin_only: bool = False,
     debug_ca: PathArgument = None,
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
     report_uri: Optional[str] = None,
+    pin_store: Optional[PinStore] = None,
     **options: Any,
 ) -> PinnedWebSocket:
     """Open a pinned WebSocket connection and return it, connected.
@@ -35,7 +37,8 @@ def create_connection(
 
     Args:
         url: a ``wss://`` URL.
-        pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`.
+        pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`;
+            ``None`` with a *pin_store* (every host's pins then come from it).
         timeout: socket timeout in seconds; ``None`` for websocket-client's
             default timeout.
         ca_certs: trust store, a PEM file or directory; ``None`` for certifi.
@@ -43,12 +46,17 @@ def create_connection(
         debug_ca: a development CA accepted without pins (with a warning).
         on_pin_failure: ``on_pin_failure(report)`` for every mismatch.
         report_uri: an ``https://`` URL that receives RFC 7469 reports.
+        pin_store: a :class:`PinStore` of remembered pins for the hosts
+            *pins* does not cover: trust on first use and ``Public-Key-Pins``
+            headers.
 
     Returns:
         a connected :class:`PinnedWebSocket` (a :class:`websocket.WebSocket`).
 
     Raises:
         InvalidPinError: the pins are malformed.
+        UnpinnedHostError: no pins anywhere for the host (and no first use).
+        StoredPinMismatchError: the host's key is not the one remembered.
         ValueError: the URL is not ``wss://`` or another argument is bad.
         PinMismatchError: no certificate of the verified chain matched.
         CertificateVerificationError: the chain or host name did not verify.
@@ -72,6 +80,7 @@ def create_connection(
         debug_ca=debug_ca,
         on_pin_failure=on_pin_failure,
         report_uri=report_uri,
+        pin_store=pin_store,
         fire_cont_frame=fire_cont_frame,
         enable_multithread=enable_multithread,
         skip_utf8_validation=skip_utf8_validation,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
 
@@ -20,6 +21,7 @@ from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .._transport.socket import PinnedSocket
@@ -37,6 +39,8 @@ __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 # The statuses websocket-client follows (its SUPPORTED_REDIRECT_STATUSES).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MESSAGE_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
+
+logger = logging.getLogger("pinws.store")
 
 
 class PinnedWebSocket(websocket.WebSocket):
@@ -68,15 +72,17 @@ class PinnedWebSocket(websocket.WebSocket):
         sockopt: Optional[list[tuple[Any, ...]]] = None,
         sslopt: Optional[dict[str, Any]] = None,
         *,
-        pins: PinsArgument,
+        pins: Optional[PinsArgument],
         ca_certs: PathArgument = None,
         pin_only: bool = False,
         debug_ca: PathArgument = None,
         on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
         report_uri: Optional[str] = None,
+        pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
         tls = build_tls_client(
+            pin_store=pin_store,
             pins=pins,
             ca_certs=ca_certs,
             pin_only=pin_only,
@@ -150,12 +156,29 @@ class PinnedWebSocket(websocket.WebSocket):
             else:
                 response = self._redirect_response()
                 if response is None:
+                    self._pinws_remember_headers(host)
                     return
                 # websocket-client before 1.9.1 returns "connected" from a
                 # redirect it did not follow; that socket must not be used.
                 self.shutdown()  # type: ignore[no-untyped-call]
             url = redirect_target(url, response.headers.get("location"))
         raise InsecureRedirectError(url, "too many redirects")
+
+    def _pinws_remember_headers(self, host: str) -> None:
+        """Hand the 101 response's headers to the pin store (HPKP), if any.
+
+        Best effort: the connection is up and stays up whatever happens here.
+        """
+        response = getattr(self, "handshake_response", None)
+        sock: object = self.sock
+        if response is None or not isinstance(sock, PinnedSocket):
+            return
+        try:
+            self._pinws_tls.remembered.remember_headers(
+                host, response.headers, sock.verified_chain
+            )
+        except (OSError, ValueError) as exc:
+            logger.warning("could not remember the pins %s declared: %s", host, exc)
 
     def _redirect_response(self) -> Optional[handshake_response]:
         response: Optional[handshake_response] = getattr(

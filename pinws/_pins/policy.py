@@ -402,7 +402,7 @@ class PinPolicy:
 PinsArgument = Union[PinPolicy, PinSet, PinsInput]
 
 
-def as_policy(pins: PinsArgument) -> PinPolicy:
+def as_policy(pins: Optional[PinsArgument]) -> PinPolicy:
     """Turn the ``pins=`` argument of any entry point into a policy.
 
     Raises:
@@ -416,7 +416,8 @@ def as_policy(pins: PinsArgument) -> PinPolicy:
         raise InvalidPinError(
             None,
             "pins= is required: give a list of pins, a PinSet or a PinPolicy "
-            "(`pinws pins wss://host/` prints a server's pins)",
+            "(`pinws pins wss://host/` prints a server's pins), or a "
+            "pinws.PinStore as pin_store=",
         )
     if isinstance(pins, Mapping):
         raise InvalidPinError(

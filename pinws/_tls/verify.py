@@ -99,6 +99,10 @@ class HandshakeVerifier:
         today: the date pin expiry is judged by (defaults to UTC today).
         match: the policy rule *pin_set* came from, for the reports'
             noted host name and include-subdomains.
+        trust_on_first_use: with no *pin_set*, accept the leaf's key in
+            pin-only mode too (the caller remembers it afterwards).
+        mismatch: builds the error a mismatch raises (a
+            :class:`PinMismatchError`; the pin store's says more).
     """
 
     def __init__(
@@ -112,8 +116,12 @@ class HandshakeVerifier:
         served_chain: Callable[[], Sequence[x509.Certificate]] = tuple,
         today: Optional[datetime.date] = None,
         match: Optional[PolicyMatch] = None,
+        trust_on_first_use: bool = False,
+        mismatch: Callable[..., PinMismatchError] = PinMismatchError,
     ) -> None:
         self.hostname = hostname
+        self.trust_on_first_use = trust_on_first_use
+        self._mismatch = mismatch
         self.match = match
         self.port = port
         self.pin_set = pin_set
@@ -181,13 +189,17 @@ class HandshakeVerifier:
         digest = spki_digest(cert)
         entry = ChainCertificate(0, _subject(cert), str(Pin(digest)), cert)
         self.verified_chain = (entry,)
+        if self.pin_set is None and self.trust_on_first_use:
+            # First use: the caller stores this key once the handshake is done.
+            self.accepted = True
+            return True
         assert self.pin_set is not None
         if self.pin_set.matches(digest):
             self.matched_pin = Pin(digest)
             self.accepted = True
             return True
         self.report = self._report((cert,), enforced=True, expired=False)
-        raise PinMismatchError(
+        raise self._mismatch(
             self.hostname, (entry,), [str(p) for p in self.pin_set.pins], self.port
         )
 
@@ -231,7 +243,7 @@ class HandshakeVerifier:
         expired = pin_set.warn_if_expired(self._today)
         enforced = pin_set.is_enforced(self._today)
         self.report = self._report(certs, enforced=enforced, expired=expired)
-        mismatch = PinMismatchError(
+        mismatch = self._mismatch(
             self.hostname,
             self.verified_chain,
             [str(p) for p in pin_set.pins],
