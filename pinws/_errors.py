@@ -342,15 +342,29 @@ class UnpinnedHostError(PinningError):
 
     Attributes:
         hostname: the host that is not covered.
+        store_path: the :class:`PinStore` that has no entry for it either,
+            if the client has one.
     """
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(self, hostname: str, store_path: Optional[str] = None) -> None:
         self.hostname = hostname
-        super().__init__(
-            f"no pins are configured for host {hostname!r} and the pin policy "
-            "does not allow unpinned hosts; add a pattern for it to the policy "
-            "(or build the policy with allow_unpinned=True)"
-        )
+        self.store_path = store_path
+        if store_path is None:
+            message = (
+                f"no pins are configured for host {hostname!r} and the pin policy "
+                "does not allow unpinned hosts; add a pattern for it to the policy "
+                "(or build the policy with allow_unpinned=True)"
+            )
+        else:
+            message = (
+                f"no pins are configured for host {hostname!r}, the pin store "
+                f"{store_path} has none for it and does not trust on first use, "
+                "and the pin policy does not allow unpinned hosts; add its pins "
+                f"(pinws store add {shlex.quote(hostname)} PIN... --store "
+                f"{shlex.quote(store_path)}) or use "
+                "PinStore(..., trust_on_first_use=True)"
+            )
+        super().__init__(message)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.hostname,))
+        return (type(self), (self.hostname, self.store_path))

@@ -21,6 +21,7 @@ __all__ = [
     "build_tls_client",
     "check_prepared_socket",
     "redirect_target",
+    "static_policy",
     "wss_target",
 ]
 
@@ -112,7 +113,7 @@ def build_tls_client(
         InvalidPinError: the pins are malformed.
         ValueError: another argument is.
     """
-    policy = _static_policy(pins, pin_store)
+    policy = static_policy(pins, pin_store)
     if on_pin_failure is not None and not callable(on_pin_failure):
         raise ValueError("on_pin_failure must be callable")
     sink = None
@@ -132,7 +133,7 @@ def build_tls_client(
     )
 
 
-def _static_policy(
+def static_policy(
     pins: Optional[PinsArgument], pin_store: Optional[PinStore]
 ) -> PinPolicy:
     """The ``pins=`` policy; with a pin store, ``pins=None`` pins nothing itself.

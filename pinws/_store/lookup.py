@@ -94,6 +94,7 @@ def decide(
     entry: Optional[PinStoreEntry],
     *,
     trust_on_first_use: bool,
+    store_path: Optional[str] = None,
 ) -> HostPins:
     """The precedence: ``pins=``, then the store, then first use, then the policy.
 
@@ -102,6 +103,7 @@ def decide(
         policy: the ``pins=`` policy.
         entry: the unexpired store entry that applies to *host*, if any.
         trust_on_first_use: whether the store trusts unknown hosts once.
+        store_path: the store's file, for the error message.
 
     Raises:
         UnpinnedHostError: no pins anywhere, no first use, and the policy
@@ -121,7 +123,7 @@ def decide(
         return HostPins(FIRST_USE)
     if allowed:
         return HostPins(UNPINNED)
-    raise UnpinnedHostError(host)
+    raise UnpinnedHostError(host, store_path)
 
 
 class RememberedPins:
@@ -175,6 +177,7 @@ class RememberedPins:
             self.policy,
             entry,
             trust_on_first_use=store is not None and store.trust_on_first_use,
+            store_path=store.path if store is not None else None,
         )
 
     def mismatch_error(self, pins: HostPins) -> MismatchFactory:
