@@ -169,9 +169,9 @@ class StoredPinMismatchError(PinMismatchError):
     by hand) presents a chain none of them matches. The message reads like
     SSH's warning: the host, the remembered pins and when they were first
     seen, the key presented, and the command and the call that forget the
-    entry.
+    entry. It has :class:`PinMismatchError`'s attributes, and these.
 
-    Attributes (besides :class:`PinMismatchError`'s):
+    Attributes:
         source: how the pins were learnt: ``"tofu"``, ``"hpkp"`` or
             ``"manual"``.
         first_seen: when the store first saw them (aware UTC datetime).
