@@ -244,3 +244,17 @@ def test_fuzz_near_misses_either_parse_fully_or_are_rejected(text: str) -> None:
         return
     assert IN_CHAIN in header.pins
     assert any(pin.digest not in CHAIN for pin in header.pins)
+
+
+def test_throttle_lets_a_message_through_once_per_interval() -> None:
+    from pinws._store.throttle import INTERVAL, Throttle
+
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    assert throttle.due("a")
+    assert not throttle.due("a")
+    assert throttle.due("b")
+    now[0] += INTERVAL - 1
+    assert not throttle.due("a")
+    now[0] += 1
+    assert throttle.due("a")

@@ -314,3 +314,20 @@ def test_first_use_then_a_header_on_the_same_connection(
     # The declaration (with its backup) replaces the key seen on first use.
     assert entry.source == "hpkp"
     assert entry.pins == (chain.intermediate_pin, BACKUP)
+
+
+def test_the_same_invalid_header_is_warned_about_once_per_store(
+    chain: Chain,
+    server: HeaderServer,
+    store: pinws.PinStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.extra["Public-Key-Pins"] = f"{value_of(chain.intermediate_pin)}; max-age=9"
+    for _ in range(3):
+        connect(server.url(), pins=ALLOW, pin_store=store, ca_certs=chain.ca_file)
+    ignored = [r for r in caplog.records if "ignoring the Public-Key" in r.message]
+    assert [r.levelno for r in ignored] == [
+        logging.WARNING,
+        logging.DEBUG,
+        logging.DEBUG,
+    ]

@@ -15,7 +15,7 @@ import datetime
 import logging
 import re
 from collections.abc import Collection, Mapping
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from .._errors import InvalidPinError
@@ -244,6 +244,7 @@ def read_response(
     chain_digests: Collection[bytes],
     *,
     host: str,
+    warn: Optional[Callable[[str], None]] = None,
 ) -> Optional[PinningHeader]:
     """The header of a response to remember, or ``None``; log what is ignored.
 
@@ -255,6 +256,8 @@ def read_response(
         headers: the response's headers.
         chain_digests: SPKI SHA-256 digests of the verified chain.
         host: the host, for log messages.
+        warn: logs why a header is ignored (default: a warning on the
+            ``pinws.store`` logger).
     """
     by_name = {name.lower(): value for name, value in headers.items()}
     for name, report_only in ((ENFORCE_HEADER, False), (REPORT_ONLY_HEADER, True)):
@@ -265,7 +268,8 @@ def read_response(
             header = parse(value, report_only=report_only)
             validate(header, chain_digests)
         except InvalidHeaderError as exc:
-            logger.warning("ignoring the %s header from %s: %s", name, host, exc)
+            message = f"ignoring the {name} header from {host}: {exc}"
+            (warn or logger.warning)(message)
             return None
         return header
     return None

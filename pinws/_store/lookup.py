@@ -280,7 +280,7 @@ class RememberedPins:
             return
         name = normalize_hostname(host)
         digests = {Pin.parse(cert.pin).digest for cert in chain}
-        header = hpkp.read_response(headers, digests, host=name)
+        header = hpkp.read_response(headers, digests, host=name, warn=self._warn)
         if header is None:
             return
         if header.max_age == 0:
@@ -330,6 +330,13 @@ class RememberedPins:
                 name,
                 store.path,
             )
+
+    def _warn(self, message: str) -> None:
+        store = self.store
+        if store is None or store._throttle.due(message):
+            logger.warning("%s", message)
+        else:
+            logger.debug("%s", message)
 
     def _why_not_remembered(
         self, host: str, chain: Sequence[ChainCertificate]

@@ -46,6 +46,7 @@ from .._errors import InvalidPinError
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.pin import Pin, parse_pins
 from .lock import exclusive_lock
+from .throttle import Throttle
 
 __all__ = [
     "FORMAT",
@@ -181,6 +182,9 @@ class PinStore:
         self._cache: tuple[Optional[tuple[int, ...]], Hosts] = (None, {})
         # A seam for the crash test: runs between the fsync and the rename.
         self._before_replace: Callable[[str], None] = _nothing
+        # Repeated warnings (a server's invalid header on every connection)
+        # are logged once an hour per store, however many clients share it.
+        self._throttle = Throttle()
         self._read()  # a file that is not a store is reported now
 
     def __repr__(self) -> str:
