@@ -331,3 +331,54 @@ def test_the_same_invalid_header_is_warned_about_once_per_store(
         logging.DEBUG,
         logging.DEBUG,
     ]
+
+
+def test_the_app_remembers_headers_too(
+    chain: Chain, server: HeaderServer, store: pinws.PinStore
+) -> None:
+    # The seam: PinnedWebSocket.connect, which run_forever calls on every
+    # (re)connection, hands the 101's headers to the store.
+    import threading
+
+    server.extra["Public-Key-Pins"] = good_header(chain)
+    opened = threading.Event()
+    app = pinws.PinnedWebSocketApp(
+        server.url(),
+        pins=ALLOW,
+        pin_store=store,
+        ca_certs=chain.ca_file,
+        on_open=lambda app: opened.set(),
+    )
+    app.start(reconnect=0)
+    try:
+        assert opened.wait(WAIT)
+    finally:
+        app.close()
+        assert app.join(WAIT)
+    entry = store.get("localhost")
+    assert entry is not None
+    assert entry.source == "hpkp"
+
+
+def test_a_report_only_entry_that_does_not_match_is_logged_without_drama(
+    tmp_path: Path,
+    chain: Chain,
+    rogue_chain: Chain,
+    store: pinws.PinStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bundle = trust_bundle(tmp_path, chain, rogue_chain)
+    store._put(
+        pinws.PinStoreEntry(
+            "localhost",
+            (chain.intermediate_pin, BACKUP),
+            "hpkp",
+            datetime.datetime.now(datetime.timezone.utc),
+            report_only=True,
+        ),
+        replaces=(),
+    )
+    with running(WebSocketServer(rogue_chain.server_context())) as other:
+        connect(other.url(), pins=ALLOW, pin_store=store, ca_certs=bundle)
+    assert "report-only pin set: letting the connection proceed" in caplog.text
+    assert "Nothing was sent" not in caplog.text

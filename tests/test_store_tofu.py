@@ -341,3 +341,39 @@ def test_the_changed_key_error_survives_pickling(
     assert str(copy) == str(error)
     assert copy.first_seen == error.first_seen
     assert "2026-01-02 03:04:05 UTC" in str(error)
+
+
+def test_a_debugging_proxys_key_is_never_learnt_on_first_use(
+    tmp_path: Path, chain: Chain, rogue_chain: Chain, tofu_store: pinws.PinStore
+) -> None:
+    with running(WebSocketServer(rogue_chain.server_context())) as proxied:
+        assert (
+            roundtrip(
+                proxied.url(),
+                pins=None,
+                pin_store=tofu_store,
+                ca_certs=chain.ca_file,
+                debug_ca=rogue_chain.ca_file,
+            )
+            == "ping"
+        )
+    assert tofu_store.entries() == []
+
+
+def test_a_store_file_that_became_corrupt_fails_the_connection_closed(
+    tmp_path: Path, chain: Chain, tofu_store: pinws.PinStore
+) -> None:
+    tofu_store.add("localhost", [chain.intermediate_pin])
+    path = Path(tofu_store.path)
+    path.write_bytes(b"\x00garbage")
+    with running(EavesdropServer(chain.server_context())) as server:
+        with pytest.raises(ValueError, match="not a pinws pin store"):
+            pinws.create_connection(
+                server.url(),
+                pins=None,
+                pin_store=tofu_store,
+                ca_certs=chain.ca_file,
+                timeout=WAIT,
+            )
+        assert server.accepted == 0
+    assert path.read_bytes() == b"\x00garbage"

@@ -183,7 +183,8 @@ class RememberedPins:
     def mismatch_error(self, pins: HostPins) -> MismatchFactory:
         """What a mismatch against *pins* raises."""
         entry, store = pins.entry, self.store
-        if entry is None or store is None:
+        if entry is None or store is None or entry.report_only:
+            # A report-only entry's mismatch is a log line, not a refusal.
             return PinMismatchError
 
         def stored_mismatch(
@@ -245,6 +246,12 @@ class RememberedPins:
         """
         store = self.store
         if pins.kind != FIRST_USE or store is None or not chain:
+            return
+        if self._ends_at_debug_ca(chain):
+            # A debugging proxy's key is no key to remember for the host.
+            logger.info(
+                "not trusting %s on first use: its chain ends at debug_ca", host
+            )
             return
         leaf = chain[0].pin
         entry = store._learn_first_use(host, leaf)
@@ -331,6 +338,13 @@ class RememberedPins:
                 store.path,
             )
 
+    def _ends_at_debug_ca(self, chain: Sequence[ChainCertificate]) -> bool:
+        return (
+            self.debug_ca_digest is not None
+            and bool(chain)
+            and Pin.parse(chain[-1].pin).digest == self.debug_ca_digest
+        )
+
     def _warn(self, message: str) -> None:
         store = self.store
         if store is None or store._throttle.due(message):
@@ -345,10 +359,7 @@ class RememberedPins:
             return "pin_only=True verifies no chain"
         if not chain:
             return "no verified chain"
-        if (
-            self.debug_ca_digest is not None
-            and Pin.parse(chain[-1].pin).digest == self.debug_ca_digest
-        ):
+        if self._ends_at_debug_ca(chain):
             return "the chain ends at the debug_ca"
         if as_ip_address(host) is not None:
             return "an IP address is never pinned by header (RFC 7469 section 2.3.1)"
