@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 import pinws
+from helpers.attacker import refused_before_a_byte
 from helpers.collector import ReportCollector, join_report_threads
 from helpers.devices import Device
 from helpers.pki import Chain, trust_bundle, unrelated_pin
-from helpers.servers import EavesdropServer, WebSocketServer, running
+from helpers.servers import WebSocketServer, running
 from helpers.timing import WAIT
 
 ALLOW = pinws.PinPolicy({}, allow_unpinned=True)
@@ -90,19 +91,14 @@ def test_a_valid_header_is_remembered_and_then_enforced(
     assert Path(store.path).read_bytes() == written
     # An interceptor with a root the client trusts is now refused, in the
     # handshake, before a byte.
-    with running(EavesdropServer(rogue_chain.server_context())) as attacker:
-        with pytest.raises(pinws.StoredPinMismatchError) as info:
-            pinws.create_connection(
-                attacker.url(),
-                pins=ALLOW,
-                pin_store=store,
-                ca_certs=bundle,
-                timeout=WAIT,
-            )
-        assert attacker.sessions_done.wait(WAIT)
-        assert attacker.received == b""
-        assert attacker.handshakes_completed == 0
-    assert "declared in a Public-Key-Pins header" in str(info.value)
+    error, _ = refused_before_a_byte(
+        rogue_chain.server_context(),
+        pinws.StoredPinMismatchError,
+        pins=ALLOW,
+        pin_store=store,
+        ca_certs=bundle,
+    )
+    assert "declared in a Public-Key-Pins header" in str(error)
 
 
 def test_max_age_is_capped_at_sixty_days(

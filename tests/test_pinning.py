@@ -12,19 +12,8 @@ import trustme
 
 import pinws
 from helpers.pki import Chain, make_chain, trust_bundle, unrelated_pin
-from helpers.servers import EavesdropServer, WebSocketServer, running
+from helpers.servers import EavesdropServer, WebSocketServer, roundtrip, running
 from helpers.timing import WAIT
-
-
-def roundtrip(url: str, **kwargs: object) -> str:
-    ws = pinws.create_connection(url, timeout=WAIT, **kwargs)
-    try:
-        ws.send("ping")
-        reply = ws.recv()
-        assert isinstance(reply, str)
-        return reply
-    finally:
-        ws.close()
 
 
 @pytest.mark.parametrize("which", ["leaf", "intermediate", "root"])

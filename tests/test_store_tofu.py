@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +13,12 @@ import pytest
 from cryptography import x509
 
 import pinws
+from helpers.attacker import refused_before_a_byte
 from helpers.devices import Device
 from helpers.pki import Chain, make_chain, trust_bundle, unrelated_pin
-from helpers.servers import EavesdropServer, WebSocketServer, running
+from helpers.servers import EavesdropServer, WebSocketServer, roundtrip, running
 from helpers.timing import WAIT
 from pinws._store.lookup import RememberedPins
-
-
-def roundtrip(url: str, **kwargs: Any) -> str:
-    ws = pinws.create_connection(url, timeout=WAIT, **kwargs)
-    try:
-        ws.send("ping")
-        reply = ws.recv()
-        assert isinstance(reply, str)
-        return reply
-    finally:
-        ws.close()
 
 
 @pytest.fixture
@@ -35,53 +26,68 @@ def tofu_store(tmp_path: Path) -> pinws.PinStore:
     return pinws.PinStore(tmp_path / "known_pins.json", trust_on_first_use=True)
 
 
-def test_a_device_is_trusted_on_first_use_then_held_to_its_key(
-    tmp_path: Path, tofu_store: pinws.PinStore
-) -> None:
-    device = Device(tmp_path)
+@pytest.fixture
+def device(tmp_path: Path) -> Device:
+    return Device(tmp_path)
+
+
+@pytest.fixture
+def device_server(device: Device) -> Iterator[WebSocketServer]:
     with running(WebSocketServer(device.context())) as server:
-        before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        options = {"pins": None, "pin_store": tofu_store, "pin_only": True}
-        assert roundtrip(server.url(), **options) == "ping"
-        entry = tofu_store.get("localhost")
-        assert entry is not None
-        assert entry.pins == (device.pin,)
-        assert entry.source == "tofu"
-        assert entry.first_seen >= before
-        assert entry.expires is None
-        # The same key, again (another port is the same host).
-        assert roundtrip(server.url(), **options) == "ping"
-        assert len(server.requests) == 2
+        yield server
+
+
+@pytest.fixture
+def device_options(tofu_store: pinws.PinStore) -> dict[str, Any]:
+    """How an app connects to a device it knows no pins for."""
+    return {"pins": None, "pin_store": tofu_store, "pin_only": True}
+
+
+def test_a_device_is_trusted_on_first_use_then_held_to_its_key(
+    tofu_store: pinws.PinStore,
+    device: Device,
+    device_server: WebSocketServer,
+    device_options: dict[str, Any],
+) -> None:
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    assert roundtrip(device_server.url(), **device_options) == "ping"
+    entry = tofu_store.get("localhost")
+    assert entry is not None
+    assert entry.pins == (device.pin,)
+    assert entry.source == "tofu"
+    assert entry.first_seen >= before
+    assert entry.expires is None
+    # The same key, again.
+    assert roundtrip(device_server.url(), **device_options) == "ping"
+    assert len(device_server.requests) == 2
     assert tofu_store.entries() == [entry]
 
 
 def test_a_changed_key_is_refused_with_zero_bytes_and_an_ssh_style_message(
-    tmp_path: Path, tofu_store: pinws.PinStore
+    tmp_path: Path,
+    tofu_store: pinws.PinStore,
+    device: Device,
+    device_server: WebSocketServer,
+    device_options: dict[str, Any],
 ) -> None:
-    device = Device(tmp_path)
-    options = {"pins": None, "pin_store": tofu_store, "pin_only": True}
-    with running(WebSocketServer(device.context())) as server:
-        roundtrip(server.url(), **options)
+    options = device_options
+    roundtrip(device_server.url(), **options)
     remembered = tofu_store.get("localhost")
     assert remembered is not None
     impostor = Device(tmp_path, "impostor")
-    with running(EavesdropServer(impostor.context())) as attacker:
-        with pytest.raises(pinws.StoredPinMismatchError) as info:
-            pinws.create_connection(attacker.url(), timeout=WAIT, **options)
-        assert attacker.sessions_done.wait(WAIT)
-        assert attacker.received == b""
-        # Refused inside the handshake, as a static pin is.
-        assert attacker.handshakes_completed == 0
-    error = info.value
+    # Refused inside the handshake, as a static pin is.
+    error, port = refused_before_a_byte(
+        impostor.context(), pinws.StoredPinMismatchError, **options
+    )
     assert isinstance(error, pinws.PinMismatchError)
     assert error.hostname == "localhost"
-    assert error.port == attacker.port
+    assert error.port == port
     assert error.pins == (device.pin,)
     assert [c.pin for c in error.chain] == [impostor.pin]
     assert error.source == "tofu"
     assert error.first_seen == remembered.first_seen
     message = str(error)
-    assert f"THE KEY OF localhost:{attacker.port} HAS CHANGED" in message
+    assert f"THE KEY OF localhost:{port} HAS CHANGED" in message
     assert device.pin in message
     assert impostor.pin in message
     assert remembered.first_seen.strftime("%Y-%m-%d %H:%M:%S UTC") in message
@@ -93,19 +99,20 @@ def test_a_changed_key_is_refused_with_zero_bytes_and_an_ssh_style_message(
 
 
 def test_forget_then_the_new_key_is_learnt(
-    tmp_path: Path, tofu_store: pinws.PinStore
+    tmp_path: Path,
+    tofu_store: pinws.PinStore,
+    device_server: WebSocketServer,
+    device_options: dict[str, Any],
 ) -> None:
-    device = Device(tmp_path)
-    options = {"pins": None, "pin_store": tofu_store, "pin_only": True}
-    with running(WebSocketServer(device.context())) as server:
-        roundtrip(server.url(), **options)
-        replaced = Device(tmp_path, "replaced")
-        replaced.load_into(server.context)
-        with pytest.raises(pinws.StoredPinMismatchError):
-            pinws.create_connection(server.url(), timeout=WAIT, **options)
-        assert len(server.requests) == 1
-        assert tofu_store.forget("localhost")
-        assert roundtrip(server.url(), **options) == "ping"
+    url = device_server.url()
+    roundtrip(url, **device_options)
+    replaced = Device(tmp_path, "replaced")
+    replaced.load_into(device_server.context)
+    with pytest.raises(pinws.StoredPinMismatchError):
+        pinws.create_connection(url, timeout=WAIT, **device_options)
+    assert len(device_server.requests) == 1
+    assert tofu_store.forget("localhost")
+    assert roundtrip(url, **device_options) == "ping"
     entry = tofu_store.get("localhost")
     assert entry is not None
     assert entry.pins == (replaced.pin,)
@@ -122,14 +129,10 @@ def test_first_use_with_full_verification_stores_the_leaf_key(
     assert entry is not None
     assert entry.pins == (chain.leaf_pin,)
     # An interceptor whose root the client trusts is refused: its key changed.
-    with running(EavesdropServer(rogue_chain.server_context())) as attacker:
-        with pytest.raises(pinws.StoredPinMismatchError) as info:
-            pinws.create_connection(attacker.url(), timeout=WAIT, **options)
-        assert attacker.sessions_done.wait(WAIT)
-        assert attacker.received == b""
-        # Refused inside the handshake, as a static pin is.
-        assert attacker.handshakes_completed == 0
-    assert [c.pin for c in info.value.chain] == rogue_chain.pins
+    error, _ = refused_before_a_byte(
+        rogue_chain.server_context(), pinws.StoredPinMismatchError, **options
+    )
+    assert [c.pin for c in error.chain] == rogue_chain.pins
 
 
 def test_an_untrusted_chain_on_first_use_is_refused_and_nothing_is_stored(
@@ -242,9 +245,10 @@ def test_static_pins_beat_the_store_in_both_directions(
 
 
 def test_the_app_reports_a_changed_key_to_on_error(
-    tmp_path: Path, tofu_store: pinws.PinStore
+    tofu_store: pinws.PinStore,
+    device_server: WebSocketServer,
+    device_options: dict[str, Any],
 ) -> None:
-    device = Device(tmp_path)
     tofu_store.add("localhost", [unrelated_pin()])
     errors: list[BaseException] = []
     failed = threading.Event()
@@ -253,39 +257,31 @@ def test_the_app_reports_a_changed_key_to_on_error(
         errors.append(error)
         failed.set()
 
-    with running(WebSocketServer(device.context())) as server:
-        app = pinws.PinnedWebSocketApp(
-            server.url(),
-            pins=None,
-            pin_store=tofu_store,
-            pin_only=True,
-            on_error=on_error,
-        )
-        app.start(reconnect=0)
-        assert failed.wait(WAIT)
-        app.close()
-        assert app.join(WAIT)
-        assert server.requests == []
+    app = pinws.PinnedWebSocketApp(
+        device_server.url(), on_error=on_error, **device_options
+    )
+    app.start(reconnect=0)
+    assert failed.wait(WAIT)
+    app.close()
+    assert app.join(WAIT)
+    assert device_server.requests == []
     assert isinstance(errors[0], pinws.StoredPinMismatchError)
 
 
 def test_the_app_learns_on_first_use(
-    tmp_path: Path, tofu_store: pinws.PinStore
+    tofu_store: pinws.PinStore,
+    device: Device,
+    device_server: WebSocketServer,
+    device_options: dict[str, Any],
 ) -> None:
-    device = Device(tmp_path)
     opened = threading.Event()
-    with running(WebSocketServer(device.context())) as server:
-        app = pinws.PinnedWebSocketApp(
-            server.url(),
-            pins=None,
-            pin_store=tofu_store,
-            pin_only=True,
-            on_open=lambda app: opened.set(),
-        )
-        app.start(reconnect=0)
-        assert opened.wait(WAIT)
-        app.close()
-        assert app.join(WAIT)
+    app = pinws.PinnedWebSocketApp(
+        device_server.url(), on_open=lambda app: opened.set(), **device_options
+    )
+    app.start(reconnect=0)
+    assert opened.wait(WAIT)
+    app.close()
+    assert app.join(WAIT)
     entry = tofu_store.get("localhost")
     assert entry is not None
     assert entry.pins == (device.pin,)

@@ -17,6 +17,10 @@ from typing import Any, Optional
 
 from websockets.sync.server import ServerConnection, serve
 
+import pinws
+
+from .timing import WAIT
+
 
 def relay(client: socket.socket, upstream: socket.socket, first: list[bytes]) -> None:
     """Pipe bytes both ways until both sides are done.
@@ -238,6 +242,18 @@ def redirect_to(
         return response
 
     return process_request
+
+
+def roundtrip(url: str, **kwargs: Any) -> str:
+    """Connect pinned, send "ping", return the reply (an echo server's "ping")."""
+    ws = pinws.create_connection(url, timeout=WAIT, **kwargs)
+    try:
+        ws.send("ping")
+        reply = ws.recv()
+        assert isinstance(reply, str)
+        return reply
+    finally:
+        ws.close()
 
 
 @contextlib.contextmanager
