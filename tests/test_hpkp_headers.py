@@ -378,3 +378,48 @@ def test_a_report_only_entry_that_does_not_match_is_logged_without_drama(
         connect(other.url(), pins=ALLOW, pin_store=store, ca_certs=bundle)
     assert "report-only pin set: letting the connection proceed" in caplog.text
     assert "Nothing was sent" not in caplog.text
+
+
+def by_name(host: str, server: Any, **kwargs: Any) -> None:
+    """Connect to *server* as *host* (a name that does not resolve)."""
+    import socket
+
+    sock = socket.create_connection((server.host, server.port), timeout=WAIT)
+    try:
+        ws = pinws.create_connection(
+            f"wss://{host}:{server.port}/", timeout=WAIT, socket=sock, **kwargs
+        )
+    except BaseException:
+        sock.close()
+        raise
+    ws.close()
+
+
+@pytest.mark.parametrize("include_subdomains", [True, False])
+def test_include_subdomains_is_enforced_below_the_host(
+    tmp_path: Path,
+    chain: Chain,
+    rogue_chain: Chain,
+    store: pinws.PinStore,
+    include_subdomains: bool,
+) -> None:
+    names = ("example.test", "api.example.test")
+    bundle = trust_bundle(tmp_path, chain, rogue_chain)
+    options = {"pins": ALLOW, "pin_store": store, "ca_certs": bundle}
+    leaf = chain.intermediate.issue_cert(*names)
+    with running(HeaderServer(chain.server_context(leaf=leaf))) as server:
+        server.extra["Public-Key-Pins"] = good_header(chain) + (
+            "; includeSubDomains" if include_subdomains else ""
+        )
+        by_name("example.test", server, **options)
+    rogue_leaf = rogue_chain.intermediate.issue_cert(*names)
+    with running(WebSocketServer(rogue_chain.server_context(leaf=rogue_leaf))) as other:
+        if not include_subdomains:
+            by_name("api.example.test", other, **options)
+            return
+        with pytest.raises(pinws.StoredPinMismatchError) as info:
+            by_name("api.example.test", other, **options)
+        assert other.requests == []
+    assert info.value.hostname == "api.example.test"
+    assert info.value.stored_host == "example.test"
+    assert "pinws store forget example.test --store" in str(info.value)
