@@ -173,10 +173,11 @@ class PinnedWebSocket(websocket.WebSocket):
         sock: object = self.sock
         if response is None or not isinstance(sock, PinnedSocket):
             return
+        tls = self._pinws_tls
+        # The name the handshake checked the chain for (sslopt may override).
+        host = tls.options.server_hostname or host
         try:
-            self._pinws_tls.remembered.remember_headers(
-                host, response.headers, sock.verified_chain
-            )
+            tls.remembered.remember_headers(host, response.headers, sock.verified_chain)
         except (OSError, ValueError) as exc:
             logger.warning("could not remember the pins %s declared: %s", host, exc)
 

@@ -292,6 +292,8 @@ class PinStore:
             ValueError: *host* is not a host name, or the file is not a store.
         """
         name = _host_key(host)
+        if not os.path.exists(self.path):
+            return False  # nothing to forget, and no file or lock to create
         removed = self._update(lambda hosts: hosts.pop(name, None) is not None)
         if removed:
             logger.info("pin store %s: forgot %s", self.path, name)
@@ -343,6 +345,8 @@ class PinStore:
     def _remove_if(self, host: str, predicate: Callable[[PinStoreEntry], bool]) -> bool:
         """Remove *host*'s entry if *predicate* holds for it; return whether it did."""
         name = _host_key(host)
+        if not os.path.exists(self.path):
+            return False
 
         def remove(hosts: Hosts) -> bool:
             current = hosts.get(name)
