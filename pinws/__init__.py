@@ -25,6 +25,7 @@ from ._errors import (
     PinConfigError,
     PinMismatchError,
     PinningError,
+    StoredPinMismatchError,
     TLSHandshakeError,
     UnpinnedHostError,
 )
@@ -32,6 +33,7 @@ from ._pins.pin import Pin, spki_pin
 from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
+from ._store.store import PinStore, PinStoreEntry
 from ._transport.socket import ConnectionInterrupted, PinnedSocket
 from ._version import __version__
 
@@ -53,12 +55,15 @@ __all__ = [
     "PinMismatchError",
     "PinPolicy",
     "PinSet",
+    "PinStore",
+    "PinStoreEntry",
     "PinnedSocket",
     "PinnedWebSocket",
     "PinnedWebSocketApp",
     "PinningError",
     "PolicyMatch",
     "SCTResult",
+    "StoredPinMismatchError",
     "TLSHandshakeError",
     "UnpinnedHostError",
     "__version__",

@@ -5,6 +5,7 @@ The tree::
     websocket.WebSocketException
     └── PinningError                    every refusal pinws makes
         ├── PinMismatchError            the chain verified, no pin matched
+        │   └── StoredPinMismatchError  ...the pins a PinStore remembered
         ├── CertificateVerificationError the chain did not verify at all
         │   └── HostnameMismatchError   ...or not for this host name
         ├── TLSHandshakeError           TLS failed for another reason
@@ -22,6 +23,8 @@ bar or a dialog's title; ``str()`` stays the complete message.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
@@ -53,6 +56,7 @@ __all__ = [
     "PinConfigError",
     "PinMismatchError",
     "PinningError",
+    "StoredPinMismatchError",
     "TLSHandshakeError",
     "UnpinnedHostError",
 ]
@@ -216,6 +220,106 @@ class PinMismatchError(PinningError):
         return (type(self), (self.hostname, self.chain, self.pins, self.port))
 
 
+class StoredPinMismatchError(PinMismatchError):
+    """The server's key is not the one a :class:`PinStore` remembered.
+
+    Raised, inside the handshake, when a host whose pins come from a pin
+    store (learnt on first use, from a ``Public-Key-Pins`` header, or added
+    by hand) presents a chain none of them matches. The message reads like
+    SSH's warning: the host, the remembered pins and when they were first
+    seen, the key presented, and the command and the call that forget the
+    entry. It has :class:`PinMismatchError`'s attributes, and these.
+
+    Attributes:
+        source: how the pins were learnt: ``"tofu"``, ``"hpkp"`` or
+            ``"manual"``.
+        first_seen: when the store first saw them (aware UTC datetime).
+        stored_host: the store's entry name (a parent domain when the entry
+            includes subdomains).
+        store_path: the store's file.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        hostname: str,
+        chain: Sequence[ChainCertificate],
+        pins: Sequence[str],
+        port: Optional[int] = None,
+        source: str = "tofu",
+        first_seen: Optional[datetime.datetime] = None,
+        stored_host: Optional[str] = None,
+        store_path: str = "",
+    ) -> None:
+        self.source = source
+        self.first_seen = first_seen
+        self.stored_host = stored_host or hostname
+        self.store_path = store_path
+        super().__init__(hostname, chain, pins, port)
+
+    def _describe(self) -> str:
+        where = self.hostname if self.port is None else f"{self.hostname}:{self.port}"
+        when = (
+            self.first_seen.astimezone(datetime.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M:%S UTC"
+            )
+            if self.first_seen is not None
+            else "an unknown date"
+        )
+        learnt = {
+            "tofu": f"trusted on first use on {when}",
+            "hpkp": f"declared in a Public-Key-Pins header on {when}",
+            "manual": f"added to the pin store on {when}",
+        }.get(self.source, f"remembered on {when}")
+        headline = (
+            f"WARNING: THE KEY OF {where} HAS CHANGED since it was first seen."
+            if self.source == "tofu"
+            else f"WARNING: {where} NO LONGER MATCHES ITS REMEMBERED PINS."
+        )
+        presented = self.chain[0].pin if self.chain else "(no certificate)"
+        lines = [
+            headline,
+            "  Someone may be intercepting this connection (a man-in-the-middle),",
+            "  or the server's key was legitimately replaced. Nothing was sent to it.",
+            f"  Remembered ({learnt}):",
+        ]
+        lines.extend(f"    {pin}" for pin in self.pins)
+        lines.append(f"  Key presented now: {presented}")
+        if len(self.chain) > 1:
+            lines.append("  Verified chain (leaf first):")
+            lines.extend(
+                f"    depth {cert.depth}: {cert.pin}: {cert.subject}"
+                for cert in self.chain
+            )
+        elif self.chain:
+            lines.append(f"    ({self.chain[0].subject})")
+        command = f"pinws store forget {shlex.quote(self.stored_host)}"
+        if self.store_path:
+            command += f" --store {shlex.quote(self.store_path)}"
+        lines += [
+            "  If you know the key changed, forget the old one and connect again:",
+            f"    {command}",
+            f'  or, in Python: store.forget("{self.stored_host}")',
+        ]
+        return "\n".join(lines)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (
+            type(self),
+            (
+                self.hostname,
+                self.chain,
+                self.pins,
+                self.port,
+                self.source,
+                self.first_seen,
+                self.stored_host,
+                self.store_path,
+            ),
+        )
+
+
 class CertificateVerificationError(PinningError):
     """The server's certificate chain did not verify, so no pin was checked.
 
@@ -326,15 +430,29 @@ class UnpinnedHostError(PinningError):
 
     Attributes:
         hostname: the host that is not covered.
+        store_path: the :class:`PinStore` that has no entry for it either,
+            if the client has one.
     """
 
-    def __init__(self, hostname: str) -> None:
+    def __init__(self, hostname: str, store_path: Optional[str] = None) -> None:
         self.hostname = hostname
-        super().__init__(
-            f"no pins are configured for host {hostname!r} and the pin policy "
-            "does not allow unpinned hosts; add a pattern for it to the policy "
-            "(or build the policy with allow_unpinned=True)"
-        )
+        self.store_path = store_path
+        if store_path is None:
+            message = (
+                f"no pins are configured for host {hostname!r} and the pin policy "
+                "does not allow unpinned hosts; add a pattern for it to the policy "
+                "(or build the policy with allow_unpinned=True)"
+            )
+        else:
+            message = (
+                f"no pins are configured for host {hostname!r}, the pin store "
+                f"{store_path} has none for it and does not trust on first use, "
+                "and the pin policy does not allow unpinned hosts; add its pins "
+                f"(pinws store add {shlex.quote(hostname)} PIN... --store "
+                f"{shlex.quote(store_path)}) or use "
+                "PinStore(..., trust_on_first_use=True)"
+            )
+        super().__init__(message)
 
     @property
     def summary(self) -> str:
@@ -345,7 +463,7 @@ class UnpinnedHostError(PinningError):
         return f"No pins are configured for {self.hostname}; refused"
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.hostname,))
+        return (type(self), (self.hostname, self.store_path))
 
 
 #: Valid SCTs must come from at least this many different log operators.

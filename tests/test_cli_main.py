@@ -15,7 +15,7 @@ from helpers.pki import Chain
 from helpers.timing import WAIT
 from pinws._cli.main import main
 
-COMMANDS = ("demo", "pins", "check", "connect")
+COMMANDS = ("demo", "pins", "check", "connect", "store")
 
 
 @pytest.mark.parametrize("where", [(), ("pins",)], ids=["top", "command"])
@@ -29,7 +29,9 @@ def test_version(where: tuple[str, ...]) -> None:
 
 
 def test_no_command_or_an_unknown_one_is_a_usage_error() -> None:
-    assert_one_line_error(run_pinws(), "choose a command: demo, pins, check or connect")
+    assert_one_line_error(
+        run_pinws(), "choose a command: demo, pins, check, connect or store"
+    )
     unknown = run_pinws("pin")
     assert unknown.code == 3
     assert_one_line_error(unknown, "invalid choice: 'pin'")

@@ -59,6 +59,12 @@ SAMPLES: dict[type[BaseException], Callable[[], tuple[BaseException, str]]] = {
     ),
     pinws.UnpinnedHostError: lambda: (pinws.UnpinnedHostError(HOST), HOST),
     pinws.CTPolicyError: lambda: (pinws.CTPolicyError(HOST, 2, (), port=443), HOST),
+    pinws.StoredPinMismatchError: lambda: (
+        pinws.StoredPinMismatchError(
+            HOST, [chain_certificate(0)], [PIN_A], 443, "tofu", None, HOST, "pins.json"
+        ),
+        HOST,
+    ),
     pinws.InvalidPinError: lambda: (
         pinws.InvalidPinError("sha1/abc", "SHA1 pins are not supported"),
         "sha1/abc",

@@ -16,13 +16,15 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import websocket
 
-from .._errors import PinMismatchError, PinningError
+from .._errors import PinMismatchError, PinningError, StoredPinMismatchError
+from .._store.store import PinStore
+from .cmd_store import add_store_option, open_store
 from .console import Console
-from .errors import CLIError, ExitCode
+from .errors import CLIError, ExitCode, UsageError
 from .options import (
     add_common_options,
     add_json_option,
@@ -58,6 +60,7 @@ examples:
   echo '{"op": "subscribe"}' | pinws connect wss://example.com/ws --pin ... \\
       --pin ... --linger 5 --json
   pinws connect wss://192.168.1.20/ --pin-only --pin sha256/... --pin sha256/...
+  pinws connect wss://printer.local/ --pin-only --store pins.json --trust-on-first-use
 
 exit status: 0 connected and closed; 1 pin mismatch (nothing was sent to that
 server); 3 could not connect (unreachable, TLS failure, refused upgrade,
@@ -75,8 +78,15 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
         add_help=False,
     )
     parser.add_argument("url", metavar="URL", help="wss://host[:port]/path")
-    pins = parser.add_argument_group("pins (one of these is required)")
-    add_pin_source_options(pins.add_mutually_exclusive_group(required=True))
+    pins = parser.add_argument_group("pins (--pin, --config or --store is required)")
+    add_pin_source_options(pins.add_mutually_exclusive_group())
+    add_store_option(pins, required=False)
+    pins.add_argument(
+        "--trust-on-first-use",
+        action="store_true",
+        help="with --store: connect once to a host with no pins anywhere and "
+        "remember its key; refuse it later if the key changes (as SSH does)",
+    )
     pins.add_argument(
         "--pin-only",
         action="store_true",
@@ -146,6 +156,7 @@ class _Session:
         self.opened = False
         self.close_status: Optional[int] = None
         self.close_reason = ""
+        self.store_note: Optional[Callable[[Any], str]] = None
 
     def show(self, direction: str, message: Union[str, bytes]) -> None:
         if self.as_json:
@@ -185,6 +196,9 @@ class _Session:
         if subprotocol:
             details.append(f"subprotocol {subprotocol}")
         pinned = f"pin {matched} matched{where}" if matched else "not pinned"
+        note = self.store_note(ws) if self.store_note is not None else ""
+        if note:
+            pinned = f"{pinned}; {note}" if matched else note
         self.console.note(
             f"pinws connect: connected to {app.url} ({', '.join(details)}); {pinned}"
         )
@@ -252,17 +266,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     target = parse_target(args.url)
     proxy = parse_proxy(args.proxy) if args.proxy else None
-    source = load_pin_source(args)
+    store = _pin_store(args)
+    policy = None
+    if args.pins or args.config:
+        source = load_pin_source(args)
+        policy = source.policy
+        if not args.pin_only and store is None:
+            source.pin_set_for(target.host)
     headers = _check_headers(args.header)
     ca_certs = ca_certs_option(args)
-    if not args.pin_only:
-        source.pin_set_for(target.host)
     interactive = sys.stdin.isatty()
     session = _Session(console, args.json, echo_sent=not interactive)
+    if store is not None:
+        session.store_note = _store_note(store, policy, target.host)
     try:
         app = PinnedWebSocketApp(
             target.url,
-            pins=source.policy,
+            pins=policy,
+            pin_store=store,
             ca_certs=ca_certs,
             pin_only=args.pin_only,
             header=headers,
@@ -303,6 +324,45 @@ def run(args: argparse.Namespace, console: Console) -> int:
         app.close()
         app.join(_CLOSE_GRACE)
     return _outcome(session, console)
+
+
+def _pin_store(args: argparse.Namespace) -> Optional[PinStore]:
+    if args.store is None:
+        if args.trust_on_first_use:
+            raise UsageError("--trust-on-first-use needs --store PATH", "pinws connect")
+        if not args.pins and not args.config:
+            raise UsageError(
+                "give the pins: --pin (repeatable), --config FILE or --store PATH",
+                "pinws connect",
+            )
+        return None
+    return open_store(args.store, trust_on_first_use=args.trust_on_first_use)
+
+
+def _store_note(store: PinStore, policy: Any, host: str) -> Callable[[Any], str]:
+    """What on_open says about the store: learnt now, or remembered since when."""
+    from .._client.config import static_policy
+    from .._store.lookup import FIRST_USE, STORE, RememberedPins
+
+    try:
+        rule = RememberedPins(store, static_policy(policy, store)).for_host(host)
+    except (PinningError, ValueError):
+        rule = None  # the connection itself reports it
+
+    def note(ws: Any) -> str:
+        if rule is not None and rule.kind == FIRST_USE and ws.verified_chain:
+            leaf = ws.verified_chain[0].pin
+            return (
+                f"first use: trusted {host}'s key {leaf} and remembered it in "
+                f"{store.path}"
+            )
+        if rule is not None and rule.kind == STORE and rule.entry is not None:
+            entry = rule.entry
+            seen = entry.first_seen.strftime("%Y-%m-%d %H:%M:%S UTC")
+            return f"pins from {store.path} ({entry.source}, first seen {seen})"
+        return ""
+
+    return note
 
 
 def _event_loop(app: Any, session: _Session, interactive: bool, linger: float) -> None:
@@ -368,6 +428,8 @@ def _send(app: Any, session: _Session, line: str) -> None:
 
 def _outcome(session: _Session, console: Console) -> int:
     error = session.error
+    if isinstance(error, StoredPinMismatchError):
+        raise CLIError(str(error), code=ExitCode.MISMATCH)
     if isinstance(error, PinMismatchError):
         raise CLIError(
             f"pin mismatch, nothing was sent to the server: {error}",

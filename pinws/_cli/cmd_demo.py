@@ -347,6 +347,12 @@ def _print_serve_help(
             f"  pinws check {url} --ca-certs {ca_file} {pin_args}",
             f"  pinws connect {url} --ca-certs {ca_file} {pin_args}",
             "",
+            "Trust on first use, as SSH does (a device with no pins to give):",
+            f"  pinws connect {url} --pin-only --store known_pins.json "
+            "--trust-on-first-use",
+            "Then restart this server -- it makes a new key each time -- and run",
+            "the same command again: the changed key is refused.",
+            "",
             "Ctrl-C stops the server.",
         ]
     )

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn, Optional
 
-from . import cmd_check, cmd_connect, cmd_demo, cmd_pins
+from . import cmd_check, cmd_connect, cmd_demo, cmd_pins, cmd_store
 from .console import Console
 from .errors import CLIError, ExitCode, UsageError
 from .options import add_common_options
@@ -28,13 +28,15 @@ examples:
   pinws pins wss://example.com/         a server's chain and pins
   pinws check wss://example.com/ --pin sha256/... --pin sha256/...
   pinws connect wss://example.com/ws --pin sha256/... --pin sha256/...
+  pinws connect wss://printer.local/ --pin-only --store pins.json --trust-on-first-use
+  pinws store list --store pins.json    the pins a pin store remembers
   pinws COMMAND --help                  the options of a command
 
 exit status: 0 ok; 1 pin mismatch; 2 warnings only (check); 3 could not
 (unreachable, TLS failure, bad input or usage); 130 interrupted.
 NO_COLOR=1 turns colours off."""
 
-_COMMANDS = (cmd_demo, cmd_pins, cmd_check, cmd_connect)
+_COMMANDS = (cmd_demo, cmd_pins, cmd_check, cmd_connect, cmd_store)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +144,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _print_error(
             console,
             "pinws",
-            "choose a command: demo, pins, check or connect (see 'pinws --help')",
+            "choose a command: demo, pins, check, connect or store (see "
+            "'pinws --help')",
         )
         return ExitCode.FAILED
     debug = bool(getattr(args, "debug", False))

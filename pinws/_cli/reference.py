@@ -23,6 +23,10 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("pins",),
     ("check",),
     ("connect",),
+    ("store",),
+    ("store", "list"),
+    ("store", "add"),
+    ("store", "forget"),
 )
 
 _INTRO = """\

@@ -23,6 +23,7 @@ from .._ct.ctpolicy import CTPolicy
 from .._errors import PinningError, TLSHandshakeError
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .._transport.socket import ConnectionInterrupted
@@ -65,7 +66,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         pins: a list of pins (``"sha256/<base64>"`` and the other accepted
             forms), a :class:`PinSet` or a :class:`PinPolicy`. Any
             certificate of the verified chain may match (leaf, intermediate
-            or root).
+            or root). ``None`` with a *pin_store*.
         ca_certs: trust store: a PEM file or a directory; ``None`` for
             certifi's bundle.
         pin_only: for self-signed servers and devices with no CA: the leaf
@@ -80,6 +81,9 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             runs them on the worker thread.
         ct: a :class:`CTPolicy`: Certificate Transparency checked in every
             handshake, alone (``pins=None``) or with pins.
+        pin_store: a :class:`PinStore` of remembered pins for the hosts
+            *pins* does not cover: trust on first use (SSH's model, for
+            devices) and ``Public-Key-Pins`` headers.
 
     Raises:
         ValueError: *url* is not ``wss://``, or another argument is bad.
@@ -101,6 +105,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         report_uri: Optional[str] = None,
         callback_executor: Optional[CallbackExecutor] = None,
         ct: Optional[CTPolicy] = None,
+        pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
         wss_target(url)
@@ -119,6 +124,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             on_pin_failure=self._deliver_pin_failure,
             report_uri=report_uri,
             ct=ct,
+            pin_store=pin_store,
         )
         self._active_tls = self._base_tls
         self._backoff = ReconnectBackoff()

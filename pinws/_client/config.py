@@ -13,6 +13,7 @@ from .._ct.ctpolicy import CTPolicy
 from .._errors import InsecureRedirectError
 from .._pins.policy import PinPolicy, PinsArgument, as_policy
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
 from .._transport.socket import PinnedSocket
@@ -22,6 +23,7 @@ __all__ = [
     "check_ct_argument",
     "check_prepared_socket",
     "redirect_target",
+    "static_policy",
     "wss_target",
 ]
 
@@ -111,6 +113,7 @@ def build_tls_client(
     report_uri: Optional[str],
     options: Optional[SSLOptions] = None,
     ct: Optional[CTPolicy] = None,
+    pin_store: Optional[PinStore] = None,
 ) -> TLSClient:
     """Validate the pinning arguments and build the TLS client.
 
@@ -119,12 +122,12 @@ def build_tls_client(
         ValueError: another argument is.
     """
     check_ct_argument(ct)
-    # With ct=, pins=None means "CT alone": no pins, every host allowed.
-    policy = (
-        PinPolicy({}, allow_unpinned=True)
-        if pins is None and ct is not None
-        else as_policy(pins)
-    )
+    if pins is None and ct is not None and pin_store is None:
+        # With ct= alone, pins=None means "CT alone": no pins, every host
+        # allowed.
+        policy = PinPolicy({}, allow_unpinned=True)
+    else:
+        policy = static_policy(pins, pin_store)
     if on_pin_failure is not None and not callable(on_pin_failure):
         raise ValueError("on_pin_failure must be callable")
     sink = None
@@ -141,6 +144,7 @@ def build_tls_client(
         report_sink=sink,
         options=options or SSLOptions(),
         ct=ct,
+        pin_store=pin_store,
     )
 
 
@@ -154,3 +158,25 @@ def check_ct_argument(ct: object) -> None:
         raise ValueError(
             f"ct= takes a pinws.CTPolicy (or None), not {type(ct).__name__}"
         )
+
+
+def static_policy(
+    pins: Optional[PinsArgument], pin_store: Optional[PinStore]
+) -> PinPolicy:
+    """The ``pins=`` policy; with a pin store, ``pins=None`` pins nothing itself.
+
+    Raises:
+        InvalidPinError: *pins* is malformed, or ``None`` without a store.
+        ValueError: *pin_store* is not a :class:`PinStore`.
+    """
+    if pin_store is not None and not isinstance(pin_store, PinStore):
+        raise ValueError(
+            f"pin_store must be a pinws.PinStore, not {type(pin_store).__name__}"
+        )
+    if pins is None and pin_store is not None:
+        # No pattern, and no unpinned host either: every host's pins come
+        # from the store (or first use), else it is refused.
+        policy = PinPolicy({}, allow_unpinned=True)
+        policy.allow_unpinned = False
+        return policy
+    return as_policy(pins)

@@ -10,6 +10,7 @@ from websocket import getdefaulttimeout
 from .._ct.ctpolicy import CTPolicy
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .config import PathArgument, wss_target
 from .websocket import PinnedWebSocket
 
@@ -27,6 +28,7 @@ def create_connection(
     on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
     report_uri: Optional[str] = None,
     ct: Optional[CTPolicy] = None,
+    pin_store: Optional[PinStore] = None,
     **options: Any,
 ) -> PinnedWebSocket:
     """Open a pinned WebSocket connection and return it, connected.
@@ -37,7 +39,8 @@ def create_connection(
 
     Args:
         url: a ``wss://`` URL.
-        pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`.
+        pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`;
+            ``None`` with a *pin_store* (every host's pins then come from it).
         timeout: socket timeout in seconds; ``None`` for websocket-client's
             default timeout.
         ca_certs: trust store, a PEM file or directory; ``None`` for certifi.
@@ -47,12 +50,17 @@ def create_connection(
         report_uri: an ``https://`` URL that receives RFC 7469 reports.
         ct: a :class:`CTPolicy`: Certificate Transparency checked in the
             handshake, alone (``pins=None``) or with pins.
+        pin_store: a :class:`PinStore` of remembered pins for the hosts
+            *pins* does not cover: trust on first use and ``Public-Key-Pins``
+            headers.
 
     Returns:
         a connected :class:`PinnedWebSocket` (a :class:`websocket.WebSocket`).
 
     Raises:
         InvalidPinError: the pins are malformed.
+        UnpinnedHostError: no pins anywhere for the host (and no first use).
+        StoredPinMismatchError: the host's key is not the one remembered.
         ValueError: the URL is not ``wss://`` or another argument is bad.
         PinMismatchError: no certificate of the verified chain matched.
         CTPolicyError: the certificate fails an enforced CT policy.
@@ -78,6 +86,7 @@ def create_connection(
         on_pin_failure=on_pin_failure,
         report_uri=report_uri,
         ct=ct,
+        pin_store=pin_store,
         fire_cont_frame=fire_cont_frame,
         enable_multithread=enable_multithread,
         skip_utf8_validation=skip_utf8_validation,

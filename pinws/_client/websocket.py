@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
@@ -22,6 +23,7 @@ from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
+from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
 from .._transport.connector import open_connection, route_for
@@ -46,6 +48,8 @@ _MESSAGE_OPCODES = (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY)
 # An Upgrade response is a few hundred bytes; one this large is an attack
 # on memory (websocket-client reads headers without a limit).
 MAX_UPGRADE_RESPONSE = 64 * 1024
+
+logger = logging.getLogger("pinws.store")
 
 
 class PinnedWebSocket(websocket.WebSocket):
@@ -82,9 +86,11 @@ class PinnedWebSocket(websocket.WebSocket):
         on_pin_failure: Optional[Callable[[PinFailureReport], Any]] = None,
         report_uri: Optional[str] = None,
         ct: Optional[CTPolicy] = None,
+        pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
         tls = build_tls_client(
+            pin_store=pin_store,
             pins=pins,
             ca_certs=ca_certs,
             pin_only=pin_only,
@@ -176,6 +182,7 @@ class PinnedWebSocket(websocket.WebSocket):
                 response = self._redirect_response()
                 if response is None:
                     pinned.limit_reads(None)
+                    self._pinws_remember_headers(host)
                     return
                 # websocket-client before 1.9.1 returns "connected" from a
                 # redirect it did not follow; that socket must not be used.
@@ -201,6 +208,23 @@ class PinnedWebSocket(websocket.WebSocket):
         # websocket-client reads the Upgrade response without a bound.
         pinned.limit_reads(MAX_UPGRADE_RESPONSE)
         return pinned
+
+    def _pinws_remember_headers(self, host: str) -> None:
+        """Hand the 101 response's headers to the pin store (HPKP), if any.
+
+        Best effort: the connection is up and stays up whatever happens here.
+        """
+        response = getattr(self, "handshake_response", None)
+        sock: object = self.sock
+        if response is None or not isinstance(sock, PinnedSocket):
+            return
+        tls = self._pinws_tls
+        # The name the handshake checked the chain for (sslopt may override).
+        host = tls.options.server_hostname or host
+        try:
+            tls.remembered.remember_headers(host, response.headers, sock.verified_chain)
+        except (OSError, ValueError) as exc:
+            logger.warning("could not remember the pins %s declared: %s", host, exc)
 
     def _redirect_response(self) -> Optional[handshake_response]:
         response: Optional[handshake_response] = getattr(

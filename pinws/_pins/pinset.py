@@ -74,8 +74,7 @@ class PinSet:
         report_only: bool = False,
         require_backup: bool = False,
     ) -> None:
-        self._pins = parse_pins(pins)
-        self._digests = frozenset(pin.digest for pin in self._pins)
+        self._setup(pins, report_only=report_only)
         if isinstance(expires, datetime.datetime):
             raise InvalidPinError(
                 None,
@@ -90,11 +89,7 @@ class PinSet:
                 "expires=datetime.date(2027, 6, 30))",
             )
         self.expires = expires
-        self.report_only = bool(report_only)
         self.require_backup = bool(require_backup)
-        self._lock = threading.Lock()
-        self._expired_warned = False
-        self._in_chain_warned = False
         if len(self._pins) < 2:
             message = (
                 f"pin set {self._describe_pins()} has a single pin and no "
@@ -104,6 +99,28 @@ class PinSet:
             if self.require_backup:
                 raise InvalidPinError(None, message)
             logger.warning(message)
+
+    def _setup(self, pins: PinsInput, *, report_only: bool) -> None:
+        self._pins = parse_pins(pins)
+        self._digests = frozenset(pin.digest for pin in self._pins)
+        self.expires = None
+        self.report_only = bool(report_only)
+        self.require_backup = False
+        self._lock = threading.Lock()
+        self._expired_warned = False
+        self._in_chain_warned = False
+
+    @classmethod
+    def _remembered(cls, pins: PinsInput, *, report_only: bool) -> PinSet:
+        """A set for pins a :class:`PinStore` remembered, built per connection.
+
+        Without the backup warnings: a key trusted on first use is one pin
+        by design, and a store entry's own expiry is checked by the store.
+        """
+        pin_set = cls.__new__(cls)
+        pin_set._setup(pins, report_only=report_only)
+        pin_set._in_chain_warned = True
+        return pin_set
 
     @property
     def pins(self) -> tuple[Pin, ...]:

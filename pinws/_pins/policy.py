@@ -418,7 +418,8 @@ def as_policy(pins: Optional[PinsArgument]) -> PinPolicy:
         raise InvalidPinError(
             None,
             "pins= is required: give a list of pins, a PinSet or a PinPolicy "
-            "(`pinws pins wss://host/` prints a server's pins)",
+            "(`pinws pins wss://host/` prints a server's pins), or a "
+            "pinws.PinStore as pin_store=",
         )
     if isinstance(pins, Mapping):
         raise InvalidPinError(

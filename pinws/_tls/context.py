@@ -18,6 +18,7 @@ from .._errors import TLSHandshakeError
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
+from .._store.lookup import FIRST_USE, RememberedPins
 from .._transport.socket import PinnedSocket
 from .._transport.wait import Wakeup
 from .options import SSLOptions
@@ -25,7 +26,7 @@ from .verify import HandshakeVerifier, spki_digest
 
 if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
-    from .._pins.pinset import PinSet
+    from .._store.store import PinStore
 
 __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 
@@ -158,6 +159,8 @@ class TLSClient:
         report_sink: another receiver of the same reports (``report_uri``).
         options: the context-shaping part of ``sslopt``.
         ct: a Certificate Transparency policy checked in every handshake.
+        pin_store: pins remembered per host, for the hosts *policy* does
+            not cover (trust on first use, HPKP headers).
 
     Raises:
         ValueError: a file does not exist or cannot be loaded, or the options
@@ -175,6 +178,7 @@ class TLSClient:
         report_sink: Optional[ReportSink] = None,
         options: Optional[SSLOptions] = None,
         ct: Optional[CTPolicy] = None,
+        pin_store: Optional[PinStore] = None,
     ) -> None:
         self.policy = policy
         self.pin_only = bool(pin_only)
@@ -204,6 +208,13 @@ class TLSClient:
                 "pin checks; this is for development only",
                 self.debug_ca,
             )
+        self.remembered = RememberedPins(
+            pin_store,
+            policy,
+            pin_only=self.pin_only,
+            debug_ca_digest=self._debug_ca_digest,
+            ca_certs=self.ca_certs,
+        )
         self._context = self._shared_context()
 
     def with_options(self, options: SSLOptions) -> TLSClient:
@@ -328,14 +339,14 @@ class TLSClient:
             ) from None
 
     def check_target(self, host: str) -> None:
-        """Refuse, before any connection is made, a host the policy does not cover.
+        """Refuse, before any connection is made, a host with no pins anywhere.
 
         Raises:
-            UnpinnedHostError: the policy has no pins for *host* and does not
-                allow unpinned hosts.
+            UnpinnedHostError: neither the policy nor the pin store has pins
+                for *host*, the store does not trust on first use, and the
+                policy does not allow unpinned hosts.
         """
-        if not self.pin_only:
-            self.policy.pin_set_for(host)
+        self.remembered.for_host(host)
 
     def for_target(self, port: Optional[int]) -> TargetContext:
         """The object to hand websocket-client as ``sslopt['context']``."""
@@ -374,9 +385,11 @@ class TLSClient:
             ConnectionInterrupted: *wakeup* was set.
         """
         host = server_hostname.strip("[]")
-        match = self.policy.match(host)
-        pin_set: Optional[PinSet] = match.pin_set if match is not None else None
-        if self.pin_only and pin_set is None:
+        # pins= first, then the pin store, then trust on first use.
+        rule = self.remembered.for_host(host)
+        match, pin_set = rule.match, rule.pin_set
+        first_use = rule.kind == FIRST_USE
+        if self.pin_only and pin_set is None and not first_use:
             raise TLSHandshakeError(
                 f"pin_only=True needs pins for {host}, and the policy has none"
             )
@@ -400,6 +413,8 @@ class TLSClient:
             ),
             match=match,
             ct=self.ct,
+            trust_on_first_use=first_use,
+            mismatch=self.remembered.mismatch_error(rule),
         )
         connection.set_app_data(verifier)
         connection.set_connect_state()
@@ -410,7 +425,7 @@ class TLSClient:
             # websocket-client's SOCKS path does not close the socket when
             # wrap_socket raises; close it here for every path.
             pinned.close()
-            self._deliver_report(verifier)
+            self._deliver_report(verifier, self.remembered.report_sink(rule))
             if isinstance(exc, SSL.Error):
                 if verifier.error is not None:
                     raise verifier.error from exc
@@ -435,7 +450,12 @@ class TLSClient:
                 f"TLS handshake with {host} completed without certificate "
                 "verification; refusing the connection"
             )
-        self._deliver_report(verifier)
+        try:
+            self.remembered.learn(host, port, rule, verifier.verified_chain)
+        except BaseException:
+            pinned.close()
+            raise
+        self._deliver_report(verifier, self.remembered.report_sink(rule))
         pinned.verified_chain = verifier.verified_chain
         pinned.matched_pin = verifier.matched_pin
         logger.debug(
@@ -447,12 +467,14 @@ class TLSClient:
         )
         return pinned
 
-    def _deliver_report(self, verifier: HandshakeVerifier) -> None:
+    def _deliver_report(
+        self, verifier: HandshakeVerifier, store_sink: Optional[ReportSink] = None
+    ) -> None:
         report = verifier.report
         if report is None:
             return
         verifier.report = None
-        for sink in (self.on_pin_failure, self.report_sink):
+        for sink in (self.on_pin_failure, self.report_sink, store_sink):
             if sink is None:
                 continue
             try:

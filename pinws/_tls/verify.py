@@ -104,6 +104,10 @@ class HandshakeVerifier:
         match: the policy rule *pin_set* came from, for the reports'
             noted host name and include-subdomains.
         ct: the Certificate Transparency policy to apply to the leaf.
+        trust_on_first_use: with no *pin_set*, accept the leaf's key in
+            pin-only mode too (the caller remembers it afterwards).
+        mismatch: builds the error a mismatch raises (a
+            :class:`PinMismatchError`; the pin store's says more).
     """
 
     def __init__(
@@ -118,10 +122,14 @@ class HandshakeVerifier:
         today: Optional[datetime.date] = None,
         match: Optional[PolicyMatch] = None,
         ct: Optional[CTPolicy] = None,
+        trust_on_first_use: bool = False,
+        mismatch: Callable[..., PinMismatchError] = PinMismatchError,
     ) -> None:
         self.hostname = hostname
         self.ct = ct
         self.ct_verdict: Optional[CTVerdict] = None
+        self.trust_on_first_use = trust_on_first_use
+        self._mismatch = mismatch
         self.match = match
         self.port = port
         self.pin_set = pin_set
@@ -189,13 +197,17 @@ class HandshakeVerifier:
         digest = spki_digest(cert)
         entry = ChainCertificate(0, _subject(cert), str(Pin(digest)), cert)
         self.verified_chain = (entry,)
+        if self.pin_set is None and self.trust_on_first_use:
+            # First use: the caller stores this key once the handshake is done.
+            self.accepted = True
+            return True
         assert self.pin_set is not None
         if self.pin_set.matches(digest):
             self.matched_pin = Pin(digest)
             self.accepted = True
             return True
         self.report = self._report((cert,), enforced=True, expired=False)
-        raise PinMismatchError(
+        raise self._mismatch(
             self.hostname, (entry,), [str(p) for p in self.pin_set.pins], self.port
         )
 
@@ -247,7 +259,7 @@ class HandshakeVerifier:
         expired = pin_set.warn_if_expired(self._today)
         enforced = pin_set.is_enforced(self._today)
         self.report = self._report(certs, enforced=enforced, expired=expired)
-        mismatch = PinMismatchError(
+        mismatch = self._mismatch(
             self.hostname,
             self.verified_chain,
             [str(p) for p in pin_set.pins],

@@ -1,0 +1,1 @@
+"""Remembered pins: the pin store, HPKP headers and trust on first use."""
