@@ -295,8 +295,13 @@ def test_sslopt_that_would_weaken_verification_is_refused(
     assert echo_server.requests == []
 
 
+def verified_root_pin(ws: pinws.PinnedWebSocket) -> str:
+    """The pin of the trust anchor the connection's chain verified to."""
+    return ws.verified_chain[-1].pin
+
+
 def test_sslopt_ca_certs_is_honoured(
-    chain: Chain, echo_server: WebSocketServer
+    chain: Chain, rogue_chain: Chain, echo_server: WebSocketServer
 ) -> None:
     ws = pinws.create_connection(
         echo_server.url(),
@@ -304,7 +309,20 @@ def test_sslopt_ca_certs_is_honoured(
         sslopt={"ca_certs": chain.ca_file, "cert_reqs": ssl.CERT_REQUIRED},
         timeout=WAIT,
     )
-    ws.close()
+    try:
+        ws.send("via sslopt")
+        assert ws.recv() == "via sslopt"
+        assert verified_root_pin(ws) == chain.root_pin
+    finally:
+        ws.close()
+    # Another store in sslopt, and the same server no longer verifies.
+    with pytest.raises(pinws.CertificateVerificationError):
+        pinws.create_connection(
+            echo_server.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            sslopt={"ca_certs": rogue_chain.ca_file},
+            timeout=WAIT,
+        )
 
 
 def test_missing_ca_file_is_an_early_error(tmp_path: Path) -> None:
@@ -506,7 +524,22 @@ def test_ca_certs_directory(
         ca_certs=str(directory),
         timeout=WAIT,
     )
-    ws.close()
+    try:
+        ws.send("via a directory")
+        assert ws.recv() == "via a directory"
+        assert verified_root_pin(ws) == chain.root_pin
+    finally:
+        ws.close()
+    # The directory is the whole trust store: emptied, nothing verifies.
+    for entry in directory.iterdir():
+        entry.unlink()
+    with pytest.raises(pinws.CertificateVerificationError):
+        pinws.create_connection(
+            echo_server.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=str(directory),
+            timeout=WAIT,
+        )
 
 
 def close_at_once(connection: ServerConnection) -> None:

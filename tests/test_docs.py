@@ -158,10 +158,9 @@ def test_the_index_does_not_repeat_the_navigation(html: Path) -> None:
 def test_reference_documents_every_public_name(html: Path) -> None:
     reference = (html / "reference.html").read_text(encoding="utf-8")
     anchors = set(re.findall(r'id="(pinws\.[\w.]+)"', reference))
+    executors = importlib.import_module("pinws.executors")
     expected = {f"pinws.{name}" for name in pinws.__all__}
-    if importlib.util.find_spec("pinws.executors") is not None:
-        executors = importlib.import_module("pinws.executors")
-        expected |= {f"pinws.executors.{name}" for name in executors.__all__}
+    expected |= {f"pinws.executors.{name}" for name in executors.__all__}
     assert expected - anchors == set()
 
 

@@ -12,6 +12,9 @@ import inspect
 import websocket
 
 import pinws
+from helpers.pki import Chain
+from helpers.servers import WebSocketServer
+from helpers.timing import WAIT
 
 
 def test_run_forever_creates_a_plain_websocket_and_assigns_app_sock() -> None:
@@ -59,11 +62,54 @@ def test_ssl_socket_calls_the_context_wrap_socket_with_server_hostname() -> None
     assert "server_hostname=hostname" in source
 
 
-def test_pinned_socket_offers_what_shutdown_reads() -> None:
-    # websocket-client >= 1.9.1's WebSocket.shutdown() reads sock._closed.
-    source = inspect.getsource(websocket.WebSocket.shutdown)
-    if "_closed" in source:
-        assert "self._closed = False" in inspect.getsource(pinws.PinnedSocket)
+def test_pinned_socket_offers_what_shutdown_reads(
+    chain: Chain, echo_server: WebSocketServer
+) -> None:
+    # websocket-client >= 1.9.1's WebSocket.shutdown() reads sock._closed;
+    # PinnedSocket keeps one, false while open, true once closed.
+    ws = pinws.create_connection(
+        echo_server.url(), pins=chain.pins, ca_certs=chain.ca_file, timeout=WAIT
+    )
+    sock = ws.sock
+    assert isinstance(sock, pinws.PinnedSocket)
+    assert sock._closed is False
+    ws.shutdown()
+    assert sock._closed is True
+    assert ws.sock is None
+
+
+def test_proxy_settings_are_read_as_websocket_client_reads_them() -> None:
+    # pinws opens the TCP connection itself (_transport/connector.py) from
+    # websocket-client's own proxy option parsing and environment lookup.
+    from websocket import _http, _socket, _url
+
+    assert _http.proxy_info(http_proxy_host="p", http_proxy_port=3).proxy_port == 3
+    assert inspect.signature(_url.get_proxy_info).parameters.keys() >= {
+        "hostname",
+        "is_secure",
+        "proxy_host",
+        "proxy_port",
+        "proxy_auth",
+        "no_proxy",
+    }
+    assert all(len(option) == 3 for option in _socket.DEFAULT_SOCKET_OPTION)
+
+
+def test_connect_uses_a_given_socket_as_it_is() -> None:
+    # The finished, pinned TLS socket goes to websocket-client as socket=.
+    from websocket import _http
+
+    source = inspect.getsource(_http.connect)
+    assert "if socket:" in source
+    assert "return socket, (hostname, port_from_url, resource)" in source
+
+
+def test_python_socks_reaches_the_proxy_through_forward() -> None:
+    # python-socks' forward= hop is how pinws hands it a socket it opened.
+    from python_socks.sync import Proxy
+
+    assert "forward" in inspect.signature(Proxy).parameters
+    assert "self._forward.connect(" in inspect.getsource(Proxy.connect)
 
 
 def test_frame_reader_state_the_fast_path_reads() -> None:
