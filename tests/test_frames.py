@@ -83,10 +83,9 @@ def play(server: RawWebSocketServer, data: bytes, split: str) -> None:
     elif split == "bytewise-records":
         # Every frame boundary falls inside a TLS record and frames span
         # records: the fast path must hand over to websocket-client's reader.
-        for i in range(0, len(data), 7):
-            server.connection.sendall(data[i : i + 7])
+        server.send(*(data[i : i + 7] for i in range(0, len(data), 7)))
     else:
-        server.connection.sendall(data)
+        server.send(data)
 
 
 @pytest.mark.parametrize("split", ["one-write", "bytewise-records"])

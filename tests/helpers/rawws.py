@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import queue
+import select
 import socket
 import ssl
 import struct
 import threading
 from typing import Optional
+
+from .timing import WAIT
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -60,7 +64,15 @@ def upgrade_response(request: bytes, extra_headers: bytes = b"") -> bytes:
 
 
 class RawWebSocketServer:
-    """Accepts one TLS connection, answers its upgrade, then waits for orders."""
+    """Accepts one TLS connection, answers its upgrade, then writes as told.
+
+    One thread owns the server's TLS socket and does all its reading and
+    writing: the standard library's ``SSLSocket`` must not be read in one
+    thread while another writes it (the record layer's state is shared, and
+    a write racing a read corrupts it: "bad record mac"). The test hands it
+    bytes with :meth:`send`; it writes each item in one TLS write, and
+    answers the client's close frame.
+    """
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
@@ -68,65 +80,104 @@ class RawWebSocketServer:
         self.port = self._listener.getsockname()[1]
         self.upgraded = threading.Event()
         self.connection: Optional[ssl.SSLSocket] = None
+        self._outbox: queue.Queue[bytes] = queue.Queue()
+        self._doorbell, self._ring = socket.socketpair()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
     def url(self) -> str:
         return f"wss://localhost:{self.port}/"
 
+    def send(self, *writes: bytes) -> None:
+        """Write each of *writes* to the client, in order, one TLS write each."""
+        for data in writes:
+            self._outbox.put(data)
+        try:
+            self._ring.send(b"\0")
+        except OSError:
+            pass  # the server has finished
+
+    def send_in_one_write(self, data: bytes) -> None:
+        assert len(data) <= 16384, "keep it to one TLS record"
+        self.send(data)
+
     def _accept(self) -> None:
         try:
             raw, _ = self._listener.accept()
         except OSError:
             return
-        tls = self._context.wrap_socket(raw, server_side=True)
-        request = read_request(tls)
-        if request is None:
+        try:
+            tls = self._context.wrap_socket(raw, server_side=True)
+            request = read_request(tls)
+            if request is None:
+                return
+            tls.sendall(upgrade_response(request))
+        except OSError:
+            raw.close()  # the client went away mid-handshake
             return
-        tls.sendall(upgrade_response(request))
         self.connection = tls
         self.upgraded.set()
-        self._answer_close(tls)
+        self._serve(tls)
 
-    def _answer_close(self, tls: ssl.SSLSocket) -> None:
-        """Read client frames; answer a close frame so clients close at once."""
+    def _serve(self, tls: ssl.SSLSocket) -> None:
+        """Write what the test queues; answer a close frame so clients close."""
         buffer = b""
 
-        def need(n: int) -> bytes:
+        def frames() -> Optional[int]:
+            """The opcode of the first whole client frame buffered, consumed."""
             nonlocal buffer
-            while len(buffer) < n:
-                chunk = tls.recv(65536)
-                if not chunk:
-                    raise EOFError
-                buffer += chunk
-            data, buffer = buffer[:n], buffer[n:]
-            return data
+            if len(buffer) < 2:
+                return None
+            second = buffer[1]
+            length, offset = second & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return None
+                (length,), offset = struct.unpack("!H", buffer[2:4]), 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return None
+                (length,), offset = struct.unpack("!Q", buffer[2:10]), 10
+            end = offset + (4 if second & 0x80 else 0) + length
+            if len(buffer) < end:
+                return None
+            opcode = buffer[0] & 0x0F
+            buffer = buffer[end:]
+            return opcode
 
         try:
             while True:
-                first, second = need(2)
-                length = second & 0x7F
-                if length == 126:
-                    (length,) = struct.unpack("!H", need(2))
-                elif length == 127:
-                    (length,) = struct.unpack("!Q", need(8))
-                need(4 if second & 0x80 else 0)
-                need(length)
-                if first & 0x0F == 0x8:
-                    tls.sendall(frame(struct.pack("!H", 1000), opcode=0x8))
-                    return
-        except (EOFError, OSError):
+                readable, _, _ = select.select([tls, self._doorbell], [], [])
+                if self._doorbell in readable:
+                    if not self._doorbell.recv(4096):
+                        return  # close()
+                    while not self._outbox.empty():
+                        tls.sendall(self._outbox.get())
+                if tls in readable or tls.pending():
+                    try:
+                        chunk = tls.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue
+                    if not chunk:
+                        return
+                    buffer += chunk
+                    while (opcode := frames()) is not None:
+                        if opcode == 0x8:
+                            tls.sendall(frame(struct.pack("!H", 1000), opcode=0x8))
+                            return
+        except OSError:
             return
-
-    def send_in_one_write(self, data: bytes) -> None:
-        assert self.connection is not None
-        assert len(data) <= 16384, "keep it to one TLS record"
-        self.connection.sendall(data)
 
     def close(self) -> None:
         self._listener.close()
-        if self.connection is not None:
+        self._ring.close()  # ends the server's wait
+        connection = self.connection
+        if connection is not None:
             try:
-                self.connection.close()
+                connection.shutdown(socket.SHUT_RDWR)  # ends a read under way
             except OSError:
                 pass
+        self._thread.join(WAIT)
+        self._doorbell.close()
+        if connection is not None:
+            connection.close()
