@@ -45,7 +45,7 @@ from websocket import (
     WebSocketTimeoutException,
 )
 
-from .wait import Readiness, Wakeup, deadline_after, wait_socket
+from .wait import Readiness, Wakeup, deadline_after, remaining, wait_socket
 
 if TYPE_CHECKING:
     from .._errors import ChainCertificate
@@ -135,6 +135,8 @@ class PinnedSocket:
         # Ciphertext received but not yet handed to OpenSSL, from _cin_pos on.
         self._cin = b""
         self._cin_pos = 0
+        # Records handed to OpenSSL by the last _feed.
+        self._fed_records = 0
         # Ciphertext arrived since SSL_read last asked for more: whole records
         # may be waiting that no socket event will announce.
         self._incoming = False
@@ -185,7 +187,7 @@ class PinnedSocket:
                 except (WebSocketException, OSError):
                     pass
                 raise failure
-            self._flush(deadline)
+            self._flush(remaining(deadline))
             if done:
                 return
             self._fill(deadline)
@@ -297,7 +299,17 @@ class PinnedSocket:
         try:
             while True:
                 try:
-                    return self._conn.recv(bufsize)
+                    data = self._conn.recv(bufsize)
+                    if (
+                        self._fed_records == 1
+                        and self._cin_pos >= len(self._cin)
+                        and not self._conn.pending()
+                    ):
+                        # The one record fed is read whole and nothing else
+                        # has come in: another SSL_read would ask for more.
+                        self._incoming = False
+                        self._fed_records = 0
+                    return data
                 except SSL.WantReadError:
                     if not self._feed():
                         self._incoming = False
@@ -327,10 +339,12 @@ class PinnedSocket:
         while True:
             if self._closed:
                 raise _closed_error()
-            with self._lock:
-                data = self._decrypt(bufsize)
-            if data is not None:
-                return data
+            if self._incoming or self._eof:
+                # (Otherwise OpenSSL has all there is and would ask for more.)
+                with self._lock:
+                    data = self._decrypt(bufsize)
+                if data is not None:
+                    return data
             if self._eof:
                 return b""
             if self._timeout == 0 and not self._fill_now():
@@ -409,19 +423,23 @@ class PinnedSocket:
         data = self._cin
         start = end = self._cin_pos
         size = len(data)
+        records = 0
         while size - end >= 5:
             # A TLS record: type (1), version (2), length (2), body.
             length = int.from_bytes(data[end + 3 : end + 5], "big")
             if data[end] not in _RECORD_TYPES or length > MAX_RECORD:
                 # Not TLS: OpenSSL is to see it and say so, not wait for more.
                 end = size
+                records = 2  # unknown
                 break
             record_end = end + 5 + length
             if record_end > size or (end > start and record_end - start > FEED_LIMIT):
                 break
             end = record_end
+            records += 1
         if end == start:
             return False
+        self._fed_records = records
         self._conn.bio_write(memoryview(data)[start:end])
         if end == size:
             self._cin, self._cin_pos = b"", 0
@@ -520,8 +538,6 @@ class PinnedSocket:
         view = memoryview(data).cast("B")
         total = len(view)
         with self._send_lock:
-            deadline: Optional[float] = None
-            waited = False
             offset = 0
             while offset < total:
                 if self._closed:
@@ -539,24 +555,21 @@ class PinnedSocket:
                             chunk = chunk[written:]
                             offset += written
                             self._queue_output(written + 256)
-                    except SSL.ZeroReturnError as exc:
-                        raise WebSocketConnectionClosedException(
-                            "the peer closed the TLS connection"
-                        ) from exc
                     except SSL.Error as exc:
+                        self._queue_output()  # an alert, say
+                        if isinstance(exc, SSL.ZeroReturnError):
+                            raise WebSocketConnectionClosedException(
+                                "the peer closed the TLS connection"
+                            ) from exc
                         if self._closed:
                             raise _closed_error() from exc
                         raise WebSocketConnectionClosedException(
                             f"TLS error on the connection: {exc}"
                         ) from exc
-                    finally:
-                        self._queue_output()
                 if self._timeout == 0:
                     self._try_flush()
                     continue
-                if not waited:
-                    deadline, waited = self._deadline(), True
-                self._flush(deadline)
+                self._flush(self._timeout)
         return total
 
     def sendall(
@@ -599,7 +612,7 @@ class PinnedSocket:
                 return queued, queued >= OUTGOING_LIMIT
             self._flushing = True
         try:
-            self._write_out(None, block=False)
+            self._write_out(0.0, block=False)
         finally:
             self._end_flush()
         queued = self._out_size
@@ -612,11 +625,12 @@ class PinnedSocket:
                 assert self._flushed is not None
                 self._flushed.notify_all()
 
-    def _flush(self, deadline: Optional[float]) -> None:
+    def _flush(self, timeout: Optional[float]) -> None:
         """Write every queued byte to the socket, in order, waiting as needed.
 
         Raises:
-            websocket.WebSocketTimeoutException: not all written by *deadline*.
+            websocket.WebSocketTimeoutException: not all written within
+                *timeout* seconds of the first wait.
             ConnectionInterrupted: closed from another thread.
             websocket.WebSocketConnectionClosedException: the socket failed.
         """
@@ -637,11 +651,14 @@ class PinnedSocket:
                 return
             self._flushing = True
         try:
-            self._write_out(deadline, block=True)
+            self._write_out(timeout, block=True)
         finally:
             self._end_flush()
 
-    def _write_out(self, deadline: Optional[float], *, block: bool) -> None:
+    def _write_out(self, timeout: Optional[float], *, block: bool) -> None:
+        # Computed at the first wait: most writes need none.
+        deadline: Optional[float] = None
+        waited = False
         while True:
             with self._lock:
                 if not self._out:
@@ -667,6 +684,8 @@ class PinnedSocket:
                 continue
             if not block:
                 return
+            if not waited:
+                deadline, waited = deadline_after(timeout), True
             ready = self._wait(read=False, write=True, deadline=deadline)
             if ready.timed_out:
                 raise WebSocketTimeoutException("Connection timed out")
