@@ -10,6 +10,7 @@ from typing import Any, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
 from .._errors import InsecureRedirectError
+from .._flags import require_bool
 from .._pins.policy import PinsArgument, as_policy
 from .._pins.report import PinFailureReport
 from .._tls.context import TLSClient
@@ -108,8 +109,11 @@ def build_tls_client(
 
     Raises:
         InvalidPinError: the pins are malformed.
-        ValueError: another argument is.
+        ValueError: another argument is (*pin_only* not a real :class:`bool`,
+            say: the string ``"false"`` must never drop the CA and host name
+            checks).
     """
+    pin_only = require_bool(pin_only, "pin_only")
     policy = as_policy(pins)
     if on_pin_failure is not None and not callable(on_pin_failure):
         raise ValueError("on_pin_failure must be callable")

@@ -33,6 +33,7 @@ from typing import Any, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .._errors import InvalidPinError, PinConfigError, UnpinnedHostError
+from .._flags import require_bool
 from .pin import Pin
 from .pinset import PinSet
 from .policy import HostPattern, PinPolicy, PolicyMatch
@@ -508,6 +509,7 @@ def parse_android_nsc(
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import ParseError, fromstring
 
+    allow_unpinned = require_bool(allow_unpinned, "allow_unpinned")
     try:
         root = fromstring(data, forbid_dtd=True)
     except ParseError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Optional, Union
 
 from .._errors import InvalidPinError
+from .._flags import require_bool
 from .pin import Pin, parse_pins
 
 __all__ = ["PinSet", "PinsInput", "utc_today"]
@@ -45,6 +46,8 @@ class PinSet:
     Raises:
         InvalidPinError: a pin is malformed, the set is empty, *expires* is
             not a date, or *require_backup* is set and there is no backup pin.
+        ValueError: *report_only* or *require_backup* is not a :class:`bool`
+            (the string ``"false"`` would otherwise switch enforcement off).
 
     A set of fewer than two pins logs a warning when it is built; a set
     whose every pin is a key of the chain a server presents (so no backup
@@ -74,6 +77,8 @@ class PinSet:
         report_only: bool = False,
         require_backup: bool = False,
     ) -> None:
+        report_only = require_bool(report_only, "report_only")
+        require_backup = require_bool(require_backup, "require_backup")
         self._pins = parse_pins(pins)
         self._digests = frozenset(pin.digest for pin in self._pins)
         if isinstance(expires, datetime.datetime):
@@ -90,8 +95,8 @@ class PinSet:
                 "expires=datetime.date(2027, 6, 30))",
             )
         self.expires = expires
-        self.report_only = bool(report_only)
-        self.require_backup = bool(require_backup)
+        self.report_only = report_only
+        self.require_backup = require_backup
         self._lock = threading.Lock()
         self._expired_warned = False
         self._in_chain_warned = False
