@@ -27,7 +27,7 @@ def test_pin_set_flags_refuse_anything_but_a_bool(flag: str, value: Any) -> None
 
 @pytest.mark.parametrize("value", NOT_BOOLS, ids=repr)
 def test_policy_allow_unpinned_refuses_anything_but_a_bool(value: Any) -> None:
-    with pytest.raises(ValueError, match="^allow_unpinned must be True or False"):
+    with pytest.raises(ValueError, match=r"^allow_unpinned must be True or False"):
         pinws.PinPolicy(
             {"example.com": [unrelated_pin(), unrelated_pin()]}, allow_unpinned=value
         )
@@ -36,22 +36,28 @@ def test_policy_allow_unpinned_refuses_anything_but_a_bool(value: Any) -> None:
 def test_android_allow_unpinned_refuses_a_string(tmp_path: Path) -> None:
     path = tmp_path / "nsc.xml"
     path.write_text("<network-security-config/>")
-    with pytest.raises(ValueError, match="^allow_unpinned must be True or False"):
+    with pytest.raises(ValueError, match=r"^allow_unpinned must be True or False"):
         pinws.PinPolicy.from_android_nsc(path, allow_unpinned="false")  # type: ignore[arg-type]
 
 
+ENTRY_POINTS = {
+    "create_connection": lambda value: pinws.create_connection(
+        "wss://localhost:1/", pins=PINS, pin_only=value, timeout=WAIT
+    ),
+    "PinnedWebSocket": lambda value: pinws.PinnedWebSocket(pins=PINS, pin_only=value),
+    "PinnedWebSocketApp": lambda value: pinws.PinnedWebSocketApp(
+        "wss://localhost:1/", pins=PINS, pin_only=value
+    ),
+}
+PINS = [unrelated_pin(), unrelated_pin()]
+
+
 @pytest.mark.parametrize("value", NOT_BOOLS, ids=repr)
-@pytest.mark.parametrize("entry", ["create_connection", "PinnedWebSocket", "app"])
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 def test_pin_only_refuses_anything_but_a_bool(entry: str, value: Any) -> None:
-    pins = [unrelated_pin(), unrelated_pin()]
-    url = "wss://localhost:1/"
-    with pytest.raises(ValueError, match="^pin_only must be True or False"):
-        if entry == "create_connection":
-            pinws.create_connection(url, pins=pins, pin_only=value, timeout=WAIT)
-        elif entry == "PinnedWebSocket":
-            pinws.PinnedWebSocket(pins=pins, pin_only=value)
-        else:
-            pinws.PinnedWebSocketApp(url, pins=pins, pin_only=value)
+    # Nothing listens on port 1: a refusal must come before any connect.
+    with pytest.raises(ValueError, match=r"^pin_only must be True or False"):
+        ENTRY_POINTS[entry](value)
 
 
 @pytest.mark.parametrize("flag", [True, False])

@@ -26,7 +26,7 @@ from .websocket import PinnedWebSocket
 
 __all__ = ["CallbackExecutor", "PinnedWebSocketApp"]
 
-logger = logging.getLogger("pinws")
+logger = logging.getLogger("pinws.client")
 
 CallbackExecutor = Callable[[Callable[[], None]], Any]
 

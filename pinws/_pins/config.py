@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
-import logging
 import os
 import re
 import sys
@@ -34,6 +33,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .._errors import InvalidPinError, PinConfigError, UnpinnedHostError
 from .._flags import require_bool
+from .._log import get_logger
 from .pin import Pin
 from .pinset import PinSet
 from .policy import HostPattern, PinPolicy, PolicyMatch
@@ -49,7 +49,7 @@ __all__ = [
     "parse_policy_toml",
 ]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("policy")
 
 SCHEMA_VERSION = 1
 _TOP_KEYS = ("version", "allow_unpinned", "pin_sets")

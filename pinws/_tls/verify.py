@@ -31,6 +31,7 @@ from .._errors import (
     PinMismatchError,
     PinningError,
 )
+from .._log import get_logger, log_repeated
 from .._pins.hostnames import as_ip_address
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet
@@ -39,7 +40,7 @@ from .._pins.report import PinFailureReport
 
 __all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("tls")
 
 # X509_V_ERR_* codes are part of OpenSSL's stable ABI; these are the ones a
 # user meets in practice, worded to say what to do.
@@ -208,9 +209,9 @@ class HandshakeVerifier:
         self._check_hostname(certs[0])
 
         if self.debug_ca_digest is not None and digests[-1] == self.debug_ca_digest:
+            # On every such connection, as documented; one short line.
             logger.warning(
-                "debug_ca: accepting %s without checking pins because its "
-                "chain ends at the development CA %s; never ship this",
+                "debug_ca: %s accepted without pin checks (development CA %s)",
                 self.hostname,
                 _subject(certs[-1]),
             )
@@ -231,18 +232,24 @@ class HandshakeVerifier:
         expired = pin_set.warn_if_expired(self._today)
         enforced = pin_set.is_enforced(self._today)
         self.report = self._report(certs, enforced=enforced, expired=expired)
-        mismatch = PinMismatchError(
-            self.hostname,
-            self.verified_chain,
-            [str(p) for p in pin_set.pins],
-            self.port,
-        )
         if enforced:
-            raise mismatch
-        logger.warning(
-            "%s pin set: letting the connection proceed despite: %s",
-            "expired" if expired else "report-only",
-            mismatch,
+            raise PinMismatchError(
+                self.hostname,
+                self.verified_chain,
+                [str(p) for p in pin_set.pins],
+                self.port,
+            )
+        why = "expired" if expired else "report-only"
+        log_repeated(
+            logger,
+            logging.WARNING,
+            ("mismatch let through", why, self.hostname, self.port, tuple(digests)),
+            "pin mismatch for %s:%s let through (%s pin set): the verified "
+            "chain's leaf is %s; on_pin_failure gets the full report",
+            self.hostname,
+            self.port,
+            why,
+            self.verified_chain[0].pin,
         )
         self.accepted = True
         return True
