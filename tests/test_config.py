@@ -381,6 +381,49 @@ def test_android_nsc_maps_domain_configs_to_rules(tmp_path: Path) -> None:
     assert open_policy.match("elsewhere.example") is None
 
 
+def test_android_reads_pins_without_base64_padding_as_android_does(
+    tmp_path: Path,
+) -> None:
+    # Real apps (ProtonVPN's config, httptoolkit's demo) ship <pin>s whose
+    # base64 lacks its "=": Android enforces them, so pinws must read them.
+    unpadded_a, unpadded_b = b64_of("a").rstrip("="), b64_of("b").rstrip("=")
+    assert len(unpadded_a) == 43
+    path = tmp_path / "network_security_config.xml"
+    path.write_text(
+        domain_config(
+            "<pin-set>"
+            f'<pin digest="SHA-256">{unpadded_a}</pin>'
+            f'<pin digest="SHA-256">\n  {unpadded_b}\n</pin>'
+            "</pin-set>"
+        )
+    )
+    policy = PinPolicy.from_android_nsc(path)
+    assert policy.pin_set_for("a.example") == PinSet([A, B])
+
+
+@pytest.mark.parametrize("length", [42, 41, 45])
+def test_android_still_refuses_other_base64_lengths(length: int) -> None:
+    text = (b64_of("a").rstrip("=") + "AAAA")[:length]
+    with pytest.raises(PinConfigError, match=r"pin\[1\]"):
+        parse_android_nsc(
+            domain_config(f'<pin-set><pin digest="SHA-256">{text}</pin></pin-set>')
+        )
+
+
+def test_unpadded_base64_is_android_only(tmp_path: Path) -> None:
+    unpadded = "sha256/" + b64_of("a").rstrip("=")
+    with pytest.raises(pinws.InvalidPinError, match="44"):
+        pinws.Pin.parse(unpadded)
+    with pytest.raises(pinws.InvalidPinError):
+        PinSet([unpadded, B])
+    toml = tmp_path / "pins.toml"
+    toml.write_text(
+        f'[[pin_sets]]\nhosts = ["a.example"]\npins = ["{unpadded}", "{B}"]\n'
+    )
+    with pytest.raises(PinConfigError, match="pins"):
+        PinPolicy.from_file(toml)
+
+
 def nsc(body: str) -> str:
     return f"<network-security-config>{body}</network-security-config>"
 

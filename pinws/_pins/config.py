@@ -469,6 +469,8 @@ _NSC_ROOT = "network-security-config"
 _PIN_SET_ATTRIBUTES = ("expiration",)
 _PIN_ATTRIBUTES = ("digest",)
 _DOMAIN_ATTRIBUTES = ("includeSubdomains",)
+# A SHA-256 digest in base64 without its one "=" of padding.
+_UNPADDED_LENGTH = 43
 
 
 def load_android_nsc(path: PathArgument, *, allow_unpinned: bool = False) -> PinPolicy:
@@ -736,6 +738,11 @@ class _NSCReader:
         if len(element):
             raise self._error(path, "a <pin> holds only the base64 digest")
         text = "".join((element.text or "").split())
+        if len(text) == _UNPADDED_LENGTH:
+            # Android's Base64 decoder needs no padding, and real apps ship
+            # pins without their "=" (ProtonVPN's, httptoolkit's demo);
+            # Android enforces them, so pinws must read them the same.
+            text += "="
         try:
             return Pin.parse("sha256/" + text)
         except InvalidPinError as exc:
