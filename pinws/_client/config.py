@@ -22,13 +22,32 @@ __all__ = [
     "check_prepared_socket",
     "redirect_target",
     "wss_target",
+    "wss_url",
 ]
 
 PathArgument = Optional[Union[str, "os.PathLike[str]"]]
 
 
+def wss_url(url: object) -> str:
+    """*url* as the ``wss://`` URL to hand websocket-client.
+
+    ``https://`` is read as ``wss://``: the same TLS connection to the same
+    host and port (the command line takes both, so the library does too).
+
+    Raises:
+        ValueError: *url* is not a ``wss://`` (or ``https://``) URL with a
+            host; for ``ws://`` and ``http://``, the message gives the
+            ``wss://`` URL to use instead.
+    """
+    wss_target(url)
+    assert isinstance(url, str)
+    text = url.strip()
+    scheme, rest = text.split(":", 1)
+    return "wss:" + rest if scheme.lower() == "https" else text
+
+
 def wss_target(url: object) -> tuple[str, int]:
-    """The (host, port) of a ``wss://`` URL.
+    """The (host, port) of a ``wss://`` (or ``https://``) URL.
 
     Raises:
         ValueError: *url* is not a ``wss://`` URL with a host.
@@ -37,13 +56,16 @@ def wss_target(url: object) -> tuple[str, int]:
         raise ValueError(f"the URL must be a string, not {type(url).__name__}")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    if scheme == "ws":
+    if scheme in ("ws", "http"):
+        fixed = "wss" + url.strip()[len(scheme) :]
         raise ValueError(
-            f"refusing {url!r}: a pinned client never speaks plaintext; use "
-            "a wss:// URL"
+            f"refusing {url!r}: a pinned client never speaks plaintext; use {fixed!r}"
         )
-    if scheme != "wss":
-        raise ValueError(f"{url!r} is not a wss:// URL")
+    if scheme not in ("wss", "https"):
+        hint = ""
+        if "://" not in url:
+            hint = "; write it as wss://host[:port]/path"
+        raise ValueError(f"{url!r} is not a wss:// URL{hint}")
     try:
         host = parts.hostname
         port = parts.port or 443

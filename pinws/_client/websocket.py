@@ -29,8 +29,10 @@ from .config import (
     check_prepared_socket,
     redirect_target,
     wss_target,
+    wss_url,
 )
 from .frames import parse_frame
+from .keywords import WEBSOCKET, check_keywords
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
 
@@ -76,6 +78,7 @@ class PinnedWebSocket(websocket.WebSocket):
         report_uri: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        check_keywords(PinnedWebSocket.__init__, kwargs, WEBSOCKET)
         tls = build_tls_client(
             pins=pins,
             ca_certs=ca_certs,
@@ -122,6 +125,7 @@ class PinnedWebSocket(websocket.WebSocket):
             raise
 
     def _connect_pinned(self, url: str, options: dict[str, Any]) -> None:
+        url = wss_url(url)
         tls = self._pinws_tls
         redirect_limit = int(options.pop("redirect_limit", 3))
         prepared = options.pop("socket", None)

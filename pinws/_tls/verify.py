@@ -43,31 +43,37 @@ __all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
 logger = get_logger("tls")
 
 # X509_V_ERR_* codes are part of OpenSSL's stable ABI; these are the ones a
-# user meets in practice, worded to say what to do.
+# user meets in practice.
 _VERIFY_ERRORS = {
     2: "the issuer certificate could not be found",
     7: "a certificate signature is invalid",
     9: "the certificate is not yet valid (check the clocks)",
     10: "the certificate has expired",
-    18: "the server's certificate is self-signed and not trusted "
-    "(pin it with pin_only=True, or pass its CA with ca_certs=)",
-    19: "the chain ends in a self-signed certificate that is not trusted "
-    "(pass that CA with ca_certs=)",
-    20: "the issuer is not in the trust store (pass the private CA with "
-    "ca_certs=, or have the server send its intermediate certificates)",
-    21: "the leaf certificate's issuer is not in the trust store "
-    "(pass the private CA with ca_certs=)",
+    18: "the server's certificate is self-signed and not trusted",
+    19: "the chain ends in a self-signed certificate that is not trusted",
+    20: "the issuer is not in the trust store",
+    21: "the leaf certificate's issuer is not in the trust store",
     22: "the certificate chain is too long",
     23: "the certificate has been revoked",
     24: "a CA certificate in the chain is not a valid CA",
     26: "a certificate in the chain is not valid for TLS server use",
     28: "the trust store does not trust this root for server authentication",
 }
+# What a Python caller can do about it (the CLI words its own advice).
+_LIBRARY_ADVICE = {
+    18: "pin it with pin_only=True, or pass its CA with ca_certs=",
+    19: "pass that CA with ca_certs=",
+    20: "pass the private CA with ca_certs=, or have the server send its "
+    "intermediate certificates",
+    21: "pass the private CA with ca_certs=",
+}
 
 
-def describe_verify_error(code: int) -> str:
-    """Words for an OpenSSL X509_V_ERR code."""
-    return _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
+def describe_verify_error(code: int, *, advice: bool = True) -> str:
+    """Words for an OpenSSL X509_V_ERR code; with *advice*, the Python fix."""
+    what = _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
+    fix = _LIBRARY_ADVICE.get(code) if advice else None
+    return f"{what} ({fix})" if fix else what
 
 
 def spki_digest(cert: x509.Certificate) -> bytes:
@@ -167,6 +173,7 @@ class HandshakeVerifier:
                     describe_verify_error(error_code),
                     depth,
                     _subject(cert),
+                    verify_code=error_code,
                 )
             )
             return False
@@ -262,6 +269,20 @@ class HandshakeVerifier:
             else:
                 verify_certificate_hostname(leaf, self.hostname)
         except (VerificationError, CertificateError) as exc:
+            literals = _ip_literals_as_dns_names(leaf)
+            if literals:
+                # service-identity refuses the whole certificate, however
+                # many valid names it lists (stock websocket-client accepts
+                # it). Refusing is safe; the message must say why.
+                raise HostnameMismatchError(
+                    self.hostname,
+                    f"the certificate lists the IP address {literals[0]!r} as a "
+                    "DNS name (a dNSName subjectAltName entry, which RFC 6125 "
+                    "forbids), so no name in it is trusted; reissue it with "
+                    f"IP:{literals[0]} as an IP address entry",
+                    0,
+                    _subject(leaf),
+                ) from exc
             names = _names_in(leaf)
             raise HostnameMismatchError(
                 self.hostname,
@@ -302,11 +323,30 @@ class HandshakeVerifier:
         )
 
 
-def _names_in(cert: x509.Certificate) -> list[str]:
+def _san(cert: x509.Certificate) -> Optional[x509.SubjectAlternativeName]:
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
     except x509.ExtensionNotFound:
+        return None
+
+
+def _ip_literals_as_dns_names(cert: x509.Certificate) -> list[str]:
+    san = _san(cert)
+    if san is None:
         return []
-    names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
-    names += [str(a) for a in san.value.get_values_for_type(x509.IPAddress)]
+    return [
+        name
+        for name in san.get_values_for_type(x509.DNSName)
+        if as_ip_address(name) is not None
+    ]
+
+
+def _names_in(cert: x509.Certificate) -> list[str]:
+    san = _san(cert)
+    if san is None:
+        return []
+    names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    names += [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     return names
