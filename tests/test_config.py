@@ -439,6 +439,11 @@ GOOD_PINS = (
 
 MALFORMED_NSC: list[tuple[str, str, str]] = [
     ("<network-security-config>", "", "not well-formed XML (line 1, column 25)"),
+    (
+        '<?xml version="1.0" encoding="ttf-8"?><network-security-config/>',
+        "",
+        "names an unknown encoding",
+    ),
     ("<config/>", "config", "the root element must be <network-security-config>"),
     (
         '<!DOCTYPE x [<!ENTITY a "aaaa">]><network-security-config/>',

@@ -526,6 +526,12 @@ def parse_android_nsc(
             f"refusing XML with a DTD or entity declarations ({exc}); a "
             "network security config needs neither",
         ) from None
+    except LookupError as exc:
+        # expat looks up the encoding the XML declaration names (found by
+        # fuzzing: encoding="ttf-8" escaped as a LookupError).
+        raise PinConfigError(
+            source, "", f"the XML declaration names an unknown encoding ({exc})"
+        ) from None
     if root.tag != _NSC_ROOT:
         raise PinConfigError(
             source,
