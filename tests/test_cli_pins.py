@@ -410,3 +410,41 @@ def test_usage_errors_exit_3(args: tuple[str, ...], fragment: str) -> None:
     result = run_pinws("pins", *args)
     assert result.code == 3, str(result)
     assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize("kind", ["cert", "csr"])
+def test_a_file_that_loads_but_has_an_unknown_key_type_is_one_error(
+    tmp_path: Path, kind: str
+) -> None:
+    # Found by fuzzing: cryptography parses lazily, so such a file loads and
+    # only reading its key fails; that was an "unexpected" error.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd key")])
+    if kind == "csr":
+        der = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(name)
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+    else:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        der = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+    assert der.count(ec_public_key) == 1
+    path = tmp_path / f"odd.{kind}"
+    path.write_bytes(der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209")))
+    result = run_pinws("pins", f"--{kind}", str(path))
+    assert result.code == 3, str(result)
+    assert_one_line_error(result, str(path), "is malformed")
+    assert "unexpected" not in result.stderr
