@@ -143,3 +143,35 @@ def test_the_fast_path_is_taken_for_whole_frames(chain: Chain) -> None:
         ws.shutdown()
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"\xc2"),
+        frame(b"ok \xe2\x82"),
+        fragment(b"ok", 0x1, fin=False) + fragment(b" \xc2", 0x0, fin=True),
+    ],
+    ids=["whole", "whole-3-byte", "fragmented"],
+)
+@pytest.mark.parametrize("split", ["one-write", "bytewise-records"])
+def test_text_cut_short_in_a_utf8_sequence_is_a_payload_error(
+    chain: Chain, data: bytes, split: str
+) -> None:
+    # Found by fuzzing: websocket-client's validate_utf8 accepts a sequence
+    # cut short at the end, and recv() then raised a bare UnicodeDecodeError
+    # (stock websocket-client still does).
+    server = RawWebSocketServer(chain.server_context())
+    try:
+        ws = pinws.create_connection(
+            server.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
+        )
+        play(server, data, split)
+        with pytest.raises(websocket.WebSocketPayloadException, match="cannot decode"):
+            ws.recv()
+        ws.shutdown()
+    finally:
+        server.close()

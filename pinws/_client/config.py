@@ -99,21 +99,31 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
     """The absolute URL a redirect points to, if a pinned client may follow it.
 
     Raises:
-        InsecureRedirectError: no Location, or a Location that is not
-            ``wss://``.
+        InsecureRedirectError: no Location, a Location that is not a valid
+            ``wss://`` URL with a host (the server chose it: never a plain
+            ``ValueError``).
     """
     if not location:
         raise InsecureRedirectError("", "the redirect response has no Location")
     absolute = location.strip()
-    if not urlsplit(absolute).scheme:
-        # urljoin does not know ws/wss on every Python; join as https.
-        base = "https" + current_url[current_url.index(":") :]
-        absolute = "wss" + urljoin(base, absolute)[len("https") :]
-    if urlsplit(absolute).scheme.lower() != "wss":
+    try:
+        if not urlsplit(absolute).scheme:
+            # urljoin does not know ws/wss on every Python; join as https.
+            base = "https" + current_url[current_url.index(":") :]
+            absolute = "wss" + urljoin(base, absolute)[len("https") :]
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError as exc:
+        # Found by fuzzing: "Location: https://[::1/" raised ValueError.
+        raise InsecureRedirectError(absolute, f"not a valid URL ({exc})") from None
+    if scheme != "wss":
         raise InsecureRedirectError(
             absolute,
             "a pinned client follows redirects only to wss:// URLs",
         )
+    try:
+        wss_target(absolute)
+    except ValueError as exc:
+        raise InsecureRedirectError(absolute, str(exc)) from None
     return absolute
 
 

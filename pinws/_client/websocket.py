@@ -11,10 +11,8 @@ from websocket import (
     STATUS_NORMAL,
     WebSocketConnectionClosedException,
     WebSocketException,
-    WebSocketPayloadException,
 )
 from websocket._handshake import handshake_response
-from websocket._utils import validate_utf8
 
 from .._errors import ChainCertificate, InsecureRedirectError
 from .._pins.pin import Pin
@@ -31,7 +29,7 @@ from .config import (
     wss_target,
     wss_url,
 )
-from .frames import parse_frame
+from .frames import check_text, parse_frame
 from .keywords import WEBSOCKET, check_keywords
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
@@ -232,16 +230,14 @@ class PinnedWebSocket(websocket.WebSocket):
             frame = self.recv_frame()
             opcode = frame.opcode
             if frame.fin and opcode in _MESSAGE_OPCODES:
-                if (
-                    opcode == ABNF.OPCODE_TEXT
-                    and not continuation.skip_utf8_validation
-                    and not validate_utf8(frame.data)
-                ):
-                    # websocket-client's continuous_frame.extract raises this.
-                    raise WebSocketPayloadException(f"cannot decode: {frame.data!r}")
+                if not continuation.skip_utf8_validation:
+                    check_text(opcode, frame.data)
                 return opcode, frame
             self._pinws_unread = frame
-        return super().recv_data_frame(control_frame)
+        opcode, frame = super().recv_data_frame(control_frame)
+        if not continuation.skip_utf8_validation and not continuation.fire_cont_frame:
+            check_text(opcode, frame.data)
+        return opcode, frame
 
     def _frame_from_buffer(self, sock: PinnedSocket) -> Optional[ABNF]:
         try:
