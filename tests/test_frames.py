@@ -120,15 +120,19 @@ def test_pinws_decodes_what_websocket_client_decodes(
     assert stock  # the scenario produced something to compare
 
 
+def pinned_client(server: RawWebSocketServer, chain: Chain) -> pinws.PinnedWebSocket:
+    return pinws.create_connection(
+        server.url(),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        timeout=WAIT,
+    )
+
+
 def test_the_fast_path_is_taken_for_whole_frames(chain: Chain) -> None:
     server = RawWebSocketServer(chain.server_context())
     try:
-        ws = pinws.create_connection(
-            server.url(),
-            pins=[chain.leaf_pin, unrelated_pin()],
-            ca_certs=chain.ca_file,
-            timeout=WAIT,
-        )
+        ws = pinned_client(server, chain)
         calls: list[int] = []
         stock = ws.frame_buffer.recv_frame
 
@@ -163,12 +167,7 @@ def test_text_cut_short_in_a_utf8_sequence_is_a_payload_error(
     # (stock websocket-client still does).
     server = RawWebSocketServer(chain.server_context())
     try:
-        ws = pinws.create_connection(
-            server.url(),
-            pins=[chain.leaf_pin, unrelated_pin()],
-            ca_certs=chain.ca_file,
-            timeout=WAIT,
-        )
+        ws = pinned_client(server, chain)
         play(server, data, split)
         with pytest.raises(websocket.WebSocketPayloadException, match="cannot decode"):
             ws.recv()

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.fuzz import fuzz
+from helpers.fuzz import damaged, fuzz
 from pinws._cli.main import main
 
 
@@ -59,24 +59,7 @@ def _samples() -> dict[str, list[bytes]]:
 SAMPLES = _samples()
 
 
-@st.composite
-def damaged(draw: st.DrawFn, kind: str) -> bytes:
-    data = bytearray(draw(st.sampled_from(SAMPLES[kind])))
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data)))
-        action = draw(st.sampled_from(["flip", "insert", "delete", "cut", "splice"]))
-        if action == "flip" and at < len(data):
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif action == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif action == "delete":
-            del data[at : at + draw(st.integers(1, 16))]
-        elif action == "cut":
-            del data[at:]
-        else:  # another kind's bytes in the middle
-            other = draw(st.sampled_from([b for v in SAMPLES.values() for b in v]))
-            data[at:at] = other[: draw(st.integers(1, len(other)))]
-    return bytes(data)
+EVERYTHING = [data for samples in SAMPLES.values() for data in samples]
 
 
 def pem_shaped() -> st.SearchStrategy[bytes]:
@@ -121,7 +104,7 @@ def run_pins(capsys: pytest.CaptureFixture[str], option: str, data: bytes) -> No
 
 
 inputs = {
-    kind: st.binary(max_size=400) | damaged(kind) | pem_shaped()
+    kind: st.binary(max_size=400) | damaged(SAMPLES[kind], EVERYTHING) | pem_shaped()
     for kind in ("cert", "key", "csr")
 }
 

@@ -18,29 +18,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pinws
-from helpers.fuzz import attempt, fuzz
+from helpers.fuzz import attempt, damaged, fuzz
 from pinws import InvalidPinError, Pin, PinConfigError, PinPolicy, PinSet
+from test_pinset import spellings
 
 digests = st.binary(min_size=32, max_size=32)
 b64_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 pin_like_chars = st.sampled_from(b64_alphabet + "0123456789abcdefABCDEF:/-_ \"'=\t\n")
 
 
-def valid_spellings(digest: bytes) -> list[str]:
-    b64 = base64.b64encode(digest).decode()
-    return [
-        f"sha256/{b64}",
-        f"sha256//{b64}",
-        f'pin-sha256="{b64}"',
-        digest.hex(),
-        ":".join(f"{byte:02X}" for byte in digest),
-    ]
-
-
 @st.composite
 def mutated_pins(draw: st.DrawFn) -> str:
     """A valid spelling, then cut, padded, or with characters replaced."""
-    text = draw(st.sampled_from(valid_spellings(draw(digests))))
+    text = draw(st.sampled_from(spellings(draw(digests))))
     for _ in range(draw(st.integers(0, 3))):
         at = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace", "cut"]))
@@ -160,23 +150,6 @@ VALID_NSC = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-@st.composite
-def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
-    data = bytearray(valid)
-    for _ in range(draw(st.integers(1, 8))):
-        at = draw(st.integers(0, len(data)))
-        action = draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
-        if action == "flip" and at < len(data):
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif action == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=4))
-        elif action == "delete":
-            del data[at : at + draw(st.integers(1, 4))]
-        elif action == "cut":
-            del data[at:]
-    return bytes(data)
-
-
 def load(suffix: str, data: bytes) -> None:
     """Load *data* as a policy file; fail on anything but a documented error."""
     with tempfile.TemporaryDirectory() as directory:
@@ -192,19 +165,19 @@ def load(suffix: str, data: bytes) -> None:
 
 
 @fuzz
-@given(st.binary(max_size=300) | mutated(VALID_TOML))
+@given(st.binary(max_size=300) | damaged([VALID_TOML]))
 def test_a_toml_file_of_any_bytes_loads_or_raises_pin_config_error(data: bytes) -> None:
     load(".toml", data)
 
 
 @fuzz
-@given(st.binary(max_size=300) | mutated(VALID_JSON))
+@given(st.binary(max_size=300) | damaged([VALID_JSON]))
 def test_a_json_file_of_any_bytes_loads_or_raises_pin_config_error(data: bytes) -> None:
     load(".json", data)
 
 
 @fuzz
-@given(st.binary(max_size=300) | mutated(VALID_NSC))
+@given(st.binary(max_size=300) | damaged([VALID_NSC]))
 def test_an_android_file_of_any_bytes_loads_or_raises_pin_config_error(
     data: bytes,
 ) -> None:

@@ -10,8 +10,6 @@ WebSocketException tree, or OSError. See helpers/fuzz.py.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
 import ssl
 import struct
@@ -28,9 +26,10 @@ from hypothesis import strategies as st
 import pinws
 from helpers.fuzz import fuzz
 from helpers.pki import unrelated_pin
+from helpers.rawws import read_request, switching_protocols
+from helpers.servers import stop_accepting
 from helpers.timing import WAIT
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 DOCUMENTED = (pinws.PinningError, websocket.WebSocketException, OSError)
 
 
@@ -72,14 +71,11 @@ class ScriptedServer:
     def _answer(self, raw: socket.socket, payload: bytes, upgrade_first: bool) -> None:
         raw.settimeout(WAIT)
         with self._context.wrap_socket(raw, server_side=True) as tls:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    return
-                request += chunk
+            request = read_request(tls)
+            if request is None:
+                return
             if upgrade_first:
-                tls.sendall(_switching_protocols(request))
+                tls.sendall(switching_protocols(request))
             tls.sendall(payload)
             tls.shutdown(socket.SHUT_WR)
             # Let the client read it all before the socket goes away.
@@ -87,28 +83,7 @@ class ScriptedServer:
                 pass
 
     def close(self) -> None:
-        # shutdown wakes the accept() blocked in the thread; close alone
-        # does not, on Linux.
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-        self._thread.join(WAIT)
-        assert not self._thread.is_alive()
-
-
-def _switching_protocols(request: bytes) -> bytes:
-    key = b""
-    for line in request.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"sec-websocket-key":
-            key = value.strip()
-    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-    return (
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-    )
+        stop_accepting(self._listener, self._thread)
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +107,16 @@ def server(pki: tuple[str, str, ssl.SSLContext]) -> Iterator[ScriptedServer]:
 
 
 def exchange(
-    server: ScriptedServer, pki: tuple[str, str, ssl.SSLContext], reads: int = 4
+    server: ScriptedServer,
+    pki: tuple[str, str, ssl.SSLContext],
+    payload: bytes,
+    *,
+    upgrade_first: bool,
+    reads: int = 4,
 ) -> Optional[BaseException]:
-    """Connect and read; return the documented error raised, if any."""
+    """Have the server send *payload*, connect and read; return the
+    documented error raised, if any (anything else fails the test)."""
+    server.payload, server.upgrade_first = payload, upgrade_first
     ca_file, pin, _ = pki
     try:
         ws = pinws.create_connection(
@@ -224,9 +206,7 @@ def responses(draw: st.DrawFn) -> bytes:
 def test_any_upgrade_response_raises_only_documented_errors(
     server: ScriptedServer, pki: tuple[str, str, ssl.SSLContext], payload: bytes
 ) -> None:
-    server.upgrade_first = False
-    server.payload = payload
-    exchange(server, pki)
+    exchange(server, pki, payload, upgrade_first=False)
 
 
 # -- frames after a valid upgrade -------------------------------------------------
@@ -264,9 +244,7 @@ def frames(draw: st.DrawFn) -> bytes:
 def test_any_frames_after_the_upgrade_raise_only_documented_errors(
     server: ScriptedServer, pki: tuple[str, str, ssl.SSLContext], payload: bytes
 ) -> None:
-    server.upgrade_first = True
-    server.payload = payload
-    exchange(server, pki)
+    exchange(server, pki, payload, upgrade_first=True)
 
 
 def test_the_scripted_server_can_deliver_a_message(

@@ -218,26 +218,23 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def test_an_app_that_never_configured_logging_sees_nothing_on_stderr() -> None:
-    pin = unrelated_pin()
-    quiet = subprocess.run(
-        [sys.executable, "-c", PROGRAM, "unconfigured", pin],
+def _program(mode: str, pin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM, mode, pin],
         capture_output=True,
         text=True,
         timeout=WAIT * 3,
         check=True,
         env=cli_env(),
     )
+
+
+def test_an_app_that_never_configured_logging_sees_nothing_on_stderr() -> None:
+    pin = unrelated_pin()
+    quiet = _program("unconfigured", pin)
     assert quiet.stderr == ""
     assert quiet.stdout == ""
     # The twin: an app that configured logging gets the warning, once.
-    heard = subprocess.run(
-        [sys.executable, "-c", PROGRAM, "configured", pin],
-        capture_output=True,
-        text=True,
-        timeout=WAIT * 3,
-        check=True,
-        env=cli_env(),
-    )
+    heard = _program("configured", pin)
     assert heard.stderr.count("single pin and no backup") == 1
     assert "WARNING:pinws.policy:" in heard.stderr

@@ -17,6 +17,7 @@ from OpenSSL import SSL
 
 import pinws
 from helpers.pki import Chain, unrelated_pin
+from helpers.servers import stop_accepting
 from helpers.timing import WAIT
 from pinws._tls import verify as verify_module
 from pinws._tls.context import TLSClient
@@ -56,12 +57,7 @@ class ResumingServer:
             return self._changed.wait_for(lambda: len(self.reused) >= count, WAIT)
 
     def close(self) -> None:
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-        self._thread.join(WAIT)
+        stop_accepting(self._listener, self._thread)
 
 
 def _client(chain: Chain) -> TLSClient:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Optional, TypeVar
 
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 T = TypeVar("T")
 
@@ -45,3 +46,28 @@ def attempt(
         return call(), None
     except documented as exc:
         return None, exc
+
+
+@st.composite
+def damaged(
+    draw: st.DrawFn, valid: list[bytes], splice: Optional[list[bytes]] = None
+) -> bytes:
+    """One of the *valid* inputs with a few bits flipped, bytes inserted or
+    deleted, its tail cut, or (with *splice*) another input's bytes inside."""
+    data = bytearray(draw(st.sampled_from(valid)))
+    actions = ["flip", "insert", "delete", "cut"] + (["splice"] if splice else [])
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(actions))
+        if action == "flip" and at < len(data):
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif action == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 16))]
+        elif action == "cut":
+            del data[at:]
+        elif action == "splice" and splice:
+            other = draw(st.sampled_from(splice))
+            data[at:at] = other[: draw(st.integers(1, len(other)))]
+    return bytes(data)

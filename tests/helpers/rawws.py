@@ -30,6 +30,31 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + payload
 
 
+def read_request(tls: ssl.SSLSocket) -> Optional[bytes]:
+    """The client's Upgrade request, up to its blank line (None: it left)."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = tls.recv(4096)
+        if not chunk:
+            return None
+        request += chunk
+    return request
+
+
+def switching_protocols(request: bytes) -> bytes:
+    """The 101 response that accepts *request*'s Sec-WebSocket-Key."""
+    key = b""
+    for line in request.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            key = value.strip()
+    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
 class RawWebSocketServer:
     """Accepts one TLS connection, answers its upgrade, then waits for orders."""
 
@@ -51,22 +76,10 @@ class RawWebSocketServer:
         except OSError:
             return
         tls = self._context.wrap_socket(raw, server_side=True)
-        request = b""
-        while b"\r\n\r\n" not in request:
-            chunk = tls.recv(4096)
-            if not chunk:
-                return
-            request += chunk
-        key = b""
-        for line in request.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"sec-websocket-key":
-                key = value.strip()
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        tls.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
+        request = read_request(tls)
+        if request is None:
+            return
+        tls.sendall(switching_protocols(request))
         self.connection = tls
         self.upgraded.set()
         self._answer_close(tls)
