@@ -180,7 +180,9 @@ def test_show_unverified_prints_the_sent_chain_clearly_marked(
     assert chain.root_pin not in out  # never sent, and nothing was verified
     suggested = out[out.index("Suggested pin set:") :]
     assert suggested.split()[3] == chain.leaf_pin
-    assert "pin_only=True" in suggested
+    # Command-line advice first, and the Python spelling said to be Python's.
+    flat = " ".join(suggested.split())  # the advice is wrapped to the terminal
+    assert "pinws connect --pin-only; pin_only=True in Python" in flat
 
     document = run_pinws(
         "pins", echo_server.url(), "--show-unverified", "--json"
