@@ -144,6 +144,10 @@ def parse_policy_json(text: str, source: str = _STRING) -> PinPolicy:
         raise PinConfigError(
             source, "", f"not valid JSON for pinws: the key {exc.key!r} appears twice"
         ) from None
+    except _NotANumber as exc:
+        raise PinConfigError(
+            source, "", f"not valid JSON: {exc.name} is not a JSON number"
+        ) from None
     except RecursionError:
         raise PinConfigError(source, "", "not valid JSON: nested too deeply") from None
     return policy_from_mapping(data, source)
@@ -164,8 +168,16 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _NotANumber(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    # Python's json reads Infinity and NaN; JSON has neither. (Raised as its
+    # own error: a JSONDecodeError here reported a made-up line and column.)
+    raise _NotANumber(name)
 
 
 def policy_from_mapping(data: object, source: str = _STRING) -> PinPolicy:
