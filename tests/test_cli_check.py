@@ -394,3 +394,21 @@ def test_https_is_read_as_wss(chain: Chain, echo_server: WebSocketServer) -> Non
     result = run_pinws("check", url, "--ca-certs", chain.ca_file, *pins, "--json")
     assert result.code == 0, str(result)
     assert result.json()["url"] == echo_server.url()
+
+
+@pytest.mark.parametrize("command", ["check", "connect", "pins"])
+def test_a_ca_certs_file_without_certificates_is_named_in_cli_terms(
+    tmp_path: Path, echo_server: WebSocketServer, command: str
+) -> None:
+    garbage = tmp_path / "not-a-ca.pem"
+    garbage.write_text("not a certificate\n")
+    pins = (
+        []
+        if command == "pins"
+        else ["--pin", unrelated_pin(), "--pin", unrelated_pin()]
+    )
+    result = run_pinws(command, echo_server.url(), "--ca-certs", str(garbage), *pins)
+    assert result.code == 3, str(result)
+    assert_one_line_error(result, f"--ca-certs {garbage}: holds no PEM certificates")
+    assert "ca_certs=" not in result.stderr
+    assert echo_server.connections == 0
