@@ -20,7 +20,17 @@ from helpers.timing import WAIT
 from pinws._log import RepeatLimiter, get_logger
 from pinws._pins import pinset as pinset_module
 
-SUBSYSTEMS = {"tls", "policy", "reports", "client", "executors", "cli"}
+SUBSYSTEMS = {
+    "tls",
+    "policy",
+    "reports",
+    "client",
+    "executors",
+    "cli",
+    "store",
+    "ct",
+    "transport",
+}
 
 
 class FakeClock:
