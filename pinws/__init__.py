@@ -9,6 +9,7 @@ certificate chain matches none of its pins.
     Pin('sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')
 """
 
+from . import _log  # noqa: F401 - first: the NullHandler on "pinws"
 from ._client.app import PinnedWebSocketApp
 from ._client.connect import create_connection
 from ._client.websocket import PinnedWebSocket

@@ -332,6 +332,10 @@ class CertificateVerificationError(PinningError):
         depth: the chain depth of the certificate at fault, ``None`` if
             unknown.
         subject: that certificate's subject, ``None`` if unknown.
+        verify_code: OpenSSL's ``X509_V_ERR_*`` code (10: expired, 20:
+            issuer not trusted, ...), ``None`` when OpenSSL did not object
+            (a host name mismatch, say). For programs that must tell the
+            causes apart without reading the message.
     """
 
     def __init__(
@@ -340,11 +344,13 @@ class CertificateVerificationError(PinningError):
         reason: str,
         depth: Optional[int] = None,
         subject: Optional[str] = None,
+        verify_code: Optional[int] = None,
     ) -> None:
         self.hostname = hostname
         self.reason = reason
         self.depth = depth
         self.subject = subject
+        self.verify_code = verify_code
         detail = ""
         if depth is not None:
             detail = f" (certificate at depth {depth}"
@@ -354,7 +360,10 @@ class CertificateVerificationError(PinningError):
         )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.hostname, self.reason, self.depth, self.subject))
+        return (
+            type(self),
+            (self.hostname, self.reason, self.depth, self.subject, self.verify_code),
+        )
 
 
 class HostnameMismatchError(CertificateVerificationError):

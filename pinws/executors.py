@@ -27,7 +27,6 @@ Neither Tk nor Qt is imported until the executor for it is created.
 from __future__ import annotations
 
 import functools
-import logging
 import queue
 import sys
 import threading
@@ -35,12 +34,14 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._log import get_logger
+
 if TYPE_CHECKING:
     import tkinter
 
 __all__ = ["QtExecutor", "QueueExecutor", "TkExecutor"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("executors")
 
 Job = Callable[[], object]
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: the same examples on every run, and no per-example
+# deadline, so CI stays green on a loaded machine and a red run is a change,
+# not a new random draw. PINWS_FUZZ_EXAMPLES (see helpers/fuzz.py) asks for
+# a random search instead, remembering what it found.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.register_profile("search", deadline=None)
+settings.load_profile("search" if os.environ.get("PINWS_FUZZ_EXAMPLES") else "ci")
 
 # Shared assertions in the helpers get pytest's detailed failure messages.
 pytest.register_assert_rewrite("helpers")

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import signal
+import subprocess
+import sys
 import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.server import ServerConnection
 
-from helpers.cli import Result, assert_one_line_error, run_pinws
+from helpers.cli import (
+    ROOT,
+    Result,
+    assert_one_line_error,
+    cli_env,
+    pinws_command,
+    run_pinws,
+)
 from helpers.pki import Chain, trust_bundle, unrelated_pin
 from helpers.servers import ConnectProxy, EavesdropServer, WebSocketServer, running
 from helpers.timing import SCALE, WAIT
@@ -157,12 +170,12 @@ def test_it_ends_when_the_server_closes_without_waiting_for_linger(
     assert "connection closed (1001 done)" in result.stderr
 
 
-def test_a_pin_mismatch_exits_1_and_sends_nothing(
+def test_a_pin_mismatch_is_critical_and_sends_nothing(
     chain: Chain, echo_server: WebSocketServer
 ) -> None:
     wrong = [unrelated_pin(), unrelated_pin()]
     result = connect(echo_server, chain.ca_file, wrong, stdin="secret\n")
-    assert result.code == 1, str(result)
+    assert result.code == 2, str(result)
     assert "Traceback" not in result.stderr
     first = result.stderr.splitlines()[0]
     assert first.startswith("pinws connect: error: pin mismatch, nothing was sent")
@@ -186,7 +199,7 @@ def test_an_interceptor_the_client_trusts_receives_zero_bytes(
             stdin="secret\n",
         )
         assert attacker.sessions_done.wait(WAIT)
-    assert result.code == 1, str(result)
+    assert result.code == 2, str(result)
     assert rogue_chain.leaf_pin in result.stderr
     assert bytes(attacker.received) == b""
     assert attacker.handshakes_completed == 0
@@ -226,7 +239,7 @@ def test_a_refused_upgrade_is_could_not_connect(chain: Chain) -> None:
     assert_one_line_error(result, "could not connect", "403")
 
 
-def test_an_untrusted_chain_is_could_not_connect(echo_server: WebSocketServer) -> None:
+def test_an_untrusted_chain_is_critical(echo_server: WebSocketServer) -> None:
     result = run_pinws(
         "connect",
         echo_server.url(),
@@ -236,10 +249,14 @@ def test_an_untrusted_chain_is_could_not_connect(echo_server: WebSocketServer) -
         unrelated_pin(),
         stdin="x\n",
     )
-    assert result.code == 3, str(result)
+    assert result.code == 2, str(result)
     assert_one_line_error(
-        result, "verification failed", "issuer is not in the trust store"
+        result,
+        "verification failed",
+        "issuer is not in the trust store",
+        "add --ca-certs FILE",
     )
+    assert "ca_certs=" not in result.stderr
     assert echo_server.requests == []
 
 
@@ -260,3 +277,37 @@ def test_bad_headers_are_refused_before_connecting(
     assert result.code == 3, str(result)
     assert_one_line_error(result, "--header 'NoColon'", "Name: value")
     assert echo_server.connections == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_ctrl_c_in_an_interactive_session_exits_130(
+    chain: Chain, echo_server: WebSocketServer
+) -> None:
+    controller, terminal = pty.openpty()
+    pins = ["--pin", chain.leaf_pin, "--pin", unrelated_pin()]
+    process = subprocess.Popen(
+        pinws_command("connect", echo_server.url(), "--ca-certs", chain.ca_file, *pins),
+        stdin=terminal,  # a terminal: the interactive mode
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=str(ROOT),
+    )
+    os.close(terminal)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline().decode()
+        assert "connected to" in first, first
+        process.send_signal(signal.SIGINT)
+        code = process.wait(WAIT)
+        rest = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        os.close(controller)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert code == 130, first + rest
+    assert "pinws connect: interrupted" in rest

@@ -180,7 +180,9 @@ def test_show_unverified_prints_the_sent_chain_clearly_marked(
     assert chain.root_pin not in out  # never sent, and nothing was verified
     suggested = out[out.index("Suggested pin set:") :]
     assert suggested.split()[3] == chain.leaf_pin
-    assert "pin_only=True" in suggested
+    # Command-line advice first, and the Python spelling said to be Python's.
+    flat = " ".join(suggested.split())  # the advice is wrapped to the terminal
+    assert "pinws connect --pin-only; pin_only=True in Python" in flat
 
     document = run_pinws(
         "pins", echo_server.url(), "--show-unverified", "--json"
@@ -210,7 +212,11 @@ def test_show_unverified_shows_an_expired_certificate_as_expired(
             "pins", server.url(), "--ca-certs", expired.ca_file, "--show-unverified"
         )
     assert refused.code == 3, str(refused)
-    assert_one_line_error(refused, "the certificate has expired")
+    assert_one_line_error(
+        refused, "the certificate has expired", "add --show-unverified"
+    )
+    # --ca-certs is given and is not the problem: no advice to add it.
+    assert "add --ca-certs" not in refused.stderr
     assert shown.code == 0, str(shown)
     assert re.search(r"EXPIRED [34] days ago", shown.stdout), str(shown)
 
@@ -406,3 +412,41 @@ def test_usage_errors_exit_3(args: tuple[str, ...], fragment: str) -> None:
     result = run_pinws("pins", *args)
     assert result.code == 3, str(result)
     assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize("kind", ["cert", "csr"])
+def test_a_file_that_loads_but_has_an_unknown_key_type_is_one_error(
+    tmp_path: Path, kind: str
+) -> None:
+    # Found by fuzzing: cryptography parses lazily, so such a file loads and
+    # only reading its key fails; that was an "unexpected" error.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd key")])
+    if kind == "csr":
+        der = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(name)
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+    else:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        der = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+        )
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+    assert der.count(ec_public_key) == 1
+    path = tmp_path / f"odd.{kind}"
+    path.write_bytes(der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209")))
+    result = run_pinws("pins", f"--{kind}", str(path))
+    assert result.code == 3, str(result)
+    assert_one_line_error(result, str(path), "is malformed")
+    assert "unexpected" not in result.stderr

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from xml.etree import ElementTree
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import pinws
@@ -289,7 +289,8 @@ def test_toml_dates_may_also_be_strings() -> None:
             "not valid JSON: Expecting ',' delimiter (line 1, column 16)",
         ),
         ('{"version": 1, "version": 1}', "the key 'version' appears twice"),
-        ('{"version": NaN}', "not valid JSON: NaN is not JSON"),
+        ('{"version": NaN}', "not valid JSON: NaN is not a JSON number"),
+        ('{"version": -Infinity}', "-Infinity is not a JSON number"),
         ("[" * 100_000, "nested too deeply"),
     ],
 )
@@ -381,6 +382,49 @@ def test_android_nsc_maps_domain_configs_to_rules(tmp_path: Path) -> None:
     assert open_policy.match("elsewhere.example") is None
 
 
+def test_android_reads_pins_without_base64_padding_as_android_does(
+    tmp_path: Path,
+) -> None:
+    # Real apps (ProtonVPN's config, httptoolkit's demo) ship <pin>s whose
+    # base64 lacks its "=": Android enforces them, so pinws must read them.
+    unpadded_a, unpadded_b = b64_of("a").rstrip("="), b64_of("b").rstrip("=")
+    assert len(unpadded_a) == 43
+    path = tmp_path / "network_security_config.xml"
+    path.write_text(
+        domain_config(
+            "<pin-set>"
+            f'<pin digest="SHA-256">{unpadded_a}</pin>'
+            f'<pin digest="SHA-256">\n  {unpadded_b}\n</pin>'
+            "</pin-set>"
+        )
+    )
+    policy = PinPolicy.from_android_nsc(path)
+    assert policy.pin_set_for("a.example") == PinSet([A, B])
+
+
+@pytest.mark.parametrize("length", [42, 41, 45])
+def test_android_still_refuses_other_base64_lengths(length: int) -> None:
+    text = (b64_of("a").rstrip("=") + "AAAA")[:length]
+    with pytest.raises(PinConfigError, match=r"pin\[1\]"):
+        parse_android_nsc(
+            domain_config(f'<pin-set><pin digest="SHA-256">{text}</pin></pin-set>')
+        )
+
+
+def test_unpadded_base64_is_android_only(tmp_path: Path) -> None:
+    unpadded = "sha256/" + b64_of("a").rstrip("=")
+    with pytest.raises(pinws.InvalidPinError, match="44"):
+        pinws.Pin.parse(unpadded)
+    with pytest.raises(pinws.InvalidPinError):
+        PinSet([unpadded, B])
+    toml = tmp_path / "pins.toml"
+    toml.write_text(
+        f'[[pin_sets]]\nhosts = ["a.example"]\npins = ["{unpadded}", "{B}"]\n'
+    )
+    with pytest.raises(PinConfigError, match="pins"):
+        PinPolicy.from_file(toml)
+
+
 def nsc(body: str) -> str:
     return f"<network-security-config>{body}</network-security-config>"
 
@@ -396,6 +440,11 @@ GOOD_PINS = (
 
 MALFORMED_NSC: list[tuple[str, str, str]] = [
     ("<network-security-config>", "", "not well-formed XML (line 1, column 25)"),
+    (
+        '<?xml version="1.0" encoding="ttf-8"?><network-security-config/>',
+        "",
+        "names an unknown encoding",
+    ),
     ("<config/>", "config", "the root element must be <network-security-config>"),
     (
         '<!DOCTYPE x [<!ENTITY a "aaaa">]><network-security-config/>',
@@ -842,7 +891,12 @@ def test_a_valid_document_with_one_thing_broken(policy: PinPolicy, data: Any) ->
             touched = extra
     else:
         parent.append(data.draw(scalars))
-    text = json.dumps(document, default=str)
+    try:
+        text = json.dumps(document, default=str, allow_nan=False)
+    except ValueError:
+        # An infinite float is not JSON: a syntax error (the key is the
+        # whole document), not the one broken thing this test is about.
+        assume(False)
     result, error = attempt(parse_policy_json, text, "mutated.json")
     if error is not None:
         assert error.problem

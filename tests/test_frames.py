@@ -119,15 +119,19 @@ def test_pinws_decodes_what_websocket_client_decodes(
     assert stock  # the scenario produced something to compare
 
 
+def pinned_client(server: RawWebSocketServer, chain: Chain) -> pinws.PinnedWebSocket:
+    return pinws.create_connection(
+        server.url(),
+        pins=[chain.leaf_pin, unrelated_pin()],
+        ca_certs=chain.ca_file,
+        timeout=WAIT,
+    )
+
+
 def test_the_fast_path_is_taken_for_whole_frames(chain: Chain) -> None:
     server = RawWebSocketServer(chain.server_context())
     try:
-        ws = pinws.create_connection(
-            server.url(),
-            pins=[chain.leaf_pin, unrelated_pin()],
-            ca_certs=chain.ca_file,
-            timeout=WAIT,
-        )
+        ws = pinned_client(server, chain)
         calls: list[int] = []
         stock = ws.frame_buffer.recv_frame
 
@@ -139,6 +143,33 @@ def test_the_fast_path_is_taken_for_whole_frames(chain: Chain) -> None:
         play(server, b"".join(frame(f"m{i}".encode()) for i in range(50)), "one-write")
         assert [ws.recv() for _ in range(50)] == [f"m{i}" for i in range(50)]
         assert calls == []
+        ws.shutdown()
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"\xc2"),
+        frame(b"ok \xe2\x82"),
+        fragment(b"ok", 0x1, fin=False) + fragment(b" \xc2", 0x0, fin=True),
+    ],
+    ids=["whole", "whole-3-byte", "fragmented"],
+)
+@pytest.mark.parametrize("split", ["one-write", "bytewise-records"])
+def test_text_cut_short_in_a_utf8_sequence_is_a_payload_error(
+    chain: Chain, data: bytes, split: str
+) -> None:
+    # Found by fuzzing: websocket-client's validate_utf8 accepts a sequence
+    # cut short at the end, and recv() then raised a bare UnicodeDecodeError
+    # (stock websocket-client still does).
+    server = RawWebSocketServer(chain.server_context())
+    try:
+        ws = pinned_client(server, chain)
+        play(server, data, split)
+        with pytest.raises(websocket.WebSocketPayloadException, match="cannot decode"):
+            ws.recv()
         ws.shutdown()
     finally:
         server.close()

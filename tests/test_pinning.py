@@ -11,6 +11,7 @@ import pytest
 import trustme
 
 import pinws
+from helpers.keys import issue_for_key, new_key, server_context
 from helpers.pki import Chain, make_chain, trust_bundle, unrelated_pin
 from helpers.servers import EavesdropServer, WebSocketServer, roundtrip, running
 from helpers.timing import WAIT
@@ -312,3 +313,37 @@ def test_client_certificate_from_sslopt(tmp_path: Path, chain: Chain) -> None:
                 pins=[chain.intermediate_pin, unrelated_pin()],
                 ca_certs=chain.ca_file,
             )
+
+
+def test_an_ip_literal_listed_as_a_dns_name_is_refused_and_the_message_says_why(
+    tmp_path: Path, chain: Chain
+) -> None:
+    # SAN: DNS:127.0.0.1, DNS:localhost. service-identity rejects the whole
+    # certificate for the IP literal in a dNSName; pinws keeps that (safe),
+    # and says why instead of "not valid for 'localhost'; it names localhost".
+    chain_file, key_file = issue_for_key(
+        chain.intermediate,
+        new_key(),
+        "DNS:127.0.0.1",
+        "localhost",
+        directory=tmp_path,
+        name="ip-as-dns",
+    )
+    pins = [chain.intermediate_pin, unrelated_pin()]
+    with running(WebSocketServer(server_context(chain_file, key_file))) as server:
+        with pytest.raises(pinws.HostnameMismatchError) as info:
+            pinws.create_connection(
+                server.url(), pins=pins, ca_certs=chain.ca_file, timeout=WAIT
+            )
+        # The twin: stock websocket-client accepts this certificate.
+        import websocket
+
+        plain = websocket.create_connection(
+            server.url(), sslopt={"ca_certs": chain.ca_file}, timeout=WAIT
+        )
+        plain.close()
+    message = str(info.value)
+    assert "lists the IP address '127.0.0.1' as a DNS name" in message
+    assert "RFC 6125" in message
+    assert "IP:127.0.0.1" in message
+    assert len(server.requests) == 1  # only the unpinned twin's

@@ -27,7 +27,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "pinws" and r.levelno == logging.WARNING
+        if r.name.startswith("pinws") and r.levelno == logging.WARNING
     ]
 
 

@@ -252,6 +252,31 @@ def test_redirect_to_plaintext_is_refused_before_connecting(chain: Chain) -> Non
         assert plain.accepted == 0
 
 
+@pytest.mark.parametrize(
+    "location", ["https://[::1/", "wss://[bad/", "wss:///no-host", "wss://h:99999/"]
+)
+def test_a_malformed_redirect_is_an_insecure_redirect_error(
+    chain: Chain, location: str
+) -> None:
+    # Found by fuzzing: the server's Location made create_connection raise a
+    # bare ValueError, which is documented only for the caller's own URL.
+    with (
+        running(
+            WebSocketServer(
+                chain.server_context(), process_request=redirect_to(location)
+            )
+        ) as front,
+        pytest.raises(pinws.InsecureRedirectError) as info,
+    ):
+        pinws.create_connection(
+            front.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
+        )
+    assert info.value.location == location
+
+
 def test_redirect_to_a_server_with_another_key_is_refused(
     tmp_path: Path, chain: Chain, rogue_chain: Chain
 ) -> None:

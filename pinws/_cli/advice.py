@@ -80,7 +80,7 @@ def _primary(chain: Sequence[CertDetails], verified: bool) -> tuple[Choice, list
             Choice(
                 leaf.pin,
                 "the server's own key: with no CA to vouch for it, only the leaf "
-                "can be pinned (connect with pin_only=True)",
+                "can be pinned (pinws connect --pin-only; pin_only=True in Python)",
                 depth=0,
             ),
             [

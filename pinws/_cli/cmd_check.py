@@ -1,7 +1,10 @@
-"""``pinws check``: does the live server satisfy the pins? For CI and cron.
+"""``pinws check``: does the live server satisfy the pins? For CI, cron, monitoring.
 
-Exit status (fixed by the contract): 0 ok, 1 pin mismatch, 2 warnings only
-or a Certificate Transparency failure (CRITICAL), 3 could not check.
+Exit status (fixed by the contract, the monitoring plugin convention of
+Nagios, Icinga and Zabbix): 0 OK, 1 WARNING, 2 CRITICAL (a pin mismatch, a
+certificate that fails, a Certificate Transparency failure), 3 UNKNOWN. With
+``--json``, every outcome -- usage errors included -- is one JSON object
+with a machine-readable ``reason``.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from .options import (
     non_negative_int,
 )
 from .pinsource import PinSource, load_pin_source
-from .probe import fetch_verified_chain
-from .proxy import parse_proxy
+from .probe import ProbeError, fetch_unverified_chain, fetch_verified_chain
+from .proxy import Proxy, parse_proxy
 from .target import Target, parse_target
 
 __all__ = ["add_parser", "run"]
@@ -48,22 +51,24 @@ examples:
   pinws check wss://example.com/ --pin ... --proxy http://proxy:3128
   pinws check wss://example.com/ --ct-log-list log_list.json
 
-exit status:
-  0  ok: a pin matches and nothing needs attention
-  1  pin mismatch: no certificate of the verified chain matches a pin
-  2  warnings only: a certificate expires within --warn-days, the pin set
-     has no backup pin, or the pin set has expired or expires soon; and
-     CRITICAL: the certificate fails the Certificate Transparency policy
-     of --ct-log-list
-  3  could not check: unreachable, TLS failure other than a pin mismatch
-     (untrusted chain, wrong host name), bad input or usage"""
+exit status (the monitoring plugin convention: Nagios, Icinga, Zabbix):
+  0  OK: a pin matches and nothing needs attention
+  1  WARNING: a certificate expires within --warn-days, the pin set has no
+     backup pin, or the pin set has expired or expires soon
+  2  CRITICAL: the server fails: no certificate of the verified chain
+     matches a pin, its certificate is expired, not yet valid, untrusted
+     or not valid for the host name, or it fails the Certificate
+     Transparency policy of --ct-log-list
+  3  UNKNOWN: could not check: unreachable, TLS failure, bad input or usage
+--json always prints one object with "status" and a machine-readable
+"reason" (e.g. pin_mismatch, certificate_expired, unreachable, usage)"""
 
 
 def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     """Add ``check`` to the command line."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "check",
-        help="check a live server against pins (exit 0/1/2/3, for CI and cron)",
+        help="check a live server against pins (exit 0/1/2/3, for CI and monitoring)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=formatter,
@@ -104,19 +109,21 @@ class Finding:
     """One line of the verdict.
 
     Attributes:
-        level: ``"ok"``, ``"info"``, ``"warning"``, ``"mismatch"`` or
-            ``"critical"`` (a Certificate Transparency failure).
+        level: ``"ok"``, ``"info"``, ``"warning"`` or ``"critical"``.
+        reason: a machine-readable word for it (``pin_match``,
+            ``no_backup_pin``, ``certificate_expiring``, ...).
         message: what was found.
         details: extra lines (the chain and pins, for a mismatch).
     """
 
     level: str
+    reason: str
     message: str
     details: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"level": self.level, "message": self.message}
+        return {"level": self.level, "reason": self.reason, "message": self.message}
 
 
 def _days(count: int) -> str:
@@ -135,7 +142,11 @@ def _pin_findings(
     if matched:
         for details in matched:
             findings.append(
-                Finding("ok", f"pin {details.pin} matches {_cert_label(details)}")
+                Finding(
+                    "ok",
+                    "pin_match",
+                    f"pin {details.pin} matches {_cert_label(details)}",
+                )
             )
     else:
         extra = []
@@ -145,7 +156,8 @@ def _pin_findings(
             extra.append("the pin set has expired: clients would connect unpinned")
         findings.append(
             Finding(
-                "mismatch",
+                "critical",
+                "pin_mismatch",
                 "no certificate of the verified chain matches a pin"
                 + (f" ({'; '.join(extra)})" if extra else ""),
                 (
@@ -164,6 +176,7 @@ def _pin_findings(
         findings.append(
             Finding(
                 "warning",
+                "no_backup_pin",
                 "the pin set has a single pin and no backup: if that key is lost "
                 "or rotated, clients are locked out; add the pin of a backup key "
                 "(pinws pins --key FILE)",
@@ -173,6 +186,7 @@ def _pin_findings(
         findings.append(
             Finding(
                 "warning",
+                "no_off_chain_backup",
                 "every pin is a key of the chain served now, so there is no backup "
                 "key: add the pin of a key not in use yet (pinws pins --key FILE)",
             )
@@ -181,6 +195,7 @@ def _pin_findings(
         findings.append(
             Finding(
                 "ok",
+                "backup_pin",
                 f"{len(backups)} backup pin{'s' if len(backups) != 1 else ''} "
                 "(not in the chain served now)",
             )
@@ -192,6 +207,7 @@ def _pin_findings(
             findings.append(
                 Finding(
                     "warning",
+                    "pin_set_expired",
                     f"the pin set expired on {pin_set.expires}: clients no longer "
                     "enforce it; ship an updated pin set",
                 )
@@ -200,6 +216,7 @@ def _pin_findings(
             findings.append(
                 Finding(
                     "warning",
+                    "pin_set_expiring",
                     f"the pin set expires in {_days(left)} ({pin_set.expires}), "
                     f"within --warn-days {warn_days}",
                 )
@@ -207,11 +224,19 @@ def _pin_findings(
         else:
             findings.append(
                 Finding(
-                    "ok", f"the pin set expires on {pin_set.expires} (in {_days(left)})"
+                    "ok",
+                    "pin_set_expiry",
+                    f"the pin set expires on {pin_set.expires} (in {_days(left)})",
                 )
             )
     if pin_set.report_only:
-        findings.append(Finding("info", "the pin set is report-only (not enforced)"))
+        findings.append(
+            Finding(
+                "info",
+                "pin_set_report_only",
+                "the pin set is report-only (not enforced)",
+            )
+        )
     return findings, matched
 
 
@@ -226,6 +251,7 @@ def _expiry_findings(
             findings.append(
                 Finding(
                     "warning",
+                    "certificate_expiring",
                     f"{_cert_label(details)}{pinned} expires in "
                     f"{_days(details.days_left)} ({when}), within --warn-days "
                     f"{warn_days}",
@@ -235,6 +261,7 @@ def _expiry_findings(
             findings.append(
                 Finding(
                     "ok",
+                    "certificate_expiry",
                     f"{_cert_label(details)}{pinned} expires in "
                     f"{_days(details.days_left)} ({when})",
                 )
@@ -251,31 +278,81 @@ def _ct_finding(report: CTReport) -> Finding:
             "get a fresh one",
         )
     if verdict.passed:
-        return Finding("ok", f"Certificate Transparency: {verdict.reason}", details)
+        return Finding(
+            "ok", "ct_policy", f"Certificate Transparency: {verdict.reason}", details
+        )
     return Finding(
-        "critical", f"Certificate Transparency policy fails: {verdict.reason}", details
+        "critical",
+        "ct_policy",
+        f"Certificate Transparency policy fails: {verdict.reason}",
+        details,
     )
 
 
-def _status(findings: list[Finding]) -> tuple[str, ExitCode]:
-    levels = {finding.level for finding in findings}
-    if "mismatch" in levels:
-        return "mismatch", ExitCode.MISMATCH
-    if "critical" in levels:
-        return "ct_failure", ExitCode.CRITICAL
-    if "warning" in levels:
-        return "warnings", ExitCode.WARNINGS
-    return "ok", ExitCode.OK
+def _status(findings: list[Finding]) -> tuple[str, ExitCode, str]:
+    """The verdict: status, exit code and the reason of the worst finding."""
+    for level, code in (("critical", ExitCode.CRITICAL), ("warning", ExitCode.WARNING)):
+        for finding in findings:
+            if finding.level == level:
+                return level, code, finding.reason
+    return "ok", ExitCode.OK, "ok"
+
+
+def usage_error_json(message: str) -> dict[str, Any]:
+    """The ``--json`` document for a command line that did not parse."""
+    return {
+        "url": None,
+        "status": "unknown",
+        "exit_code": int(ExitCode.UNKNOWN),
+        "reason": "usage",
+        "error": message,
+    }
+
+
+def _failure(
+    args: argparse.Namespace,
+    console: Console,
+    target: Optional[Target],
+    proxy: Optional[Proxy],
+    exc: CLIError,
+) -> None:
+    """Say why the check could not pass, as JSON or a result line."""
+    status = "critical" if exc.code == ExitCode.CRITICAL else "unknown"
+    if not args.json:
+        console.print(f"result: {status.upper()}, {exc.reason} (exit {int(exc.code)})")
+        return
+    document: dict[str, Any] = {
+        "url": target.url if target else args.url,
+        "status": status,
+        "exit_code": int(exc.code),
+        "reason": exc.reason,
+        "error": exc.message,
+    }
+    if target is not None and isinstance(exc, ProbeError) and exc.verification_failed:
+        # A chain was seen, though it did not verify: show it, marked.
+        try:
+            seen = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
+        except CLIError:
+            pass
+        else:
+            roles = chain_roles(len(seen.chain), verified=False)
+            document["chain_verified"] = False
+            document["chain"] = [
+                describe_certificate(cert, depth=depth, role=roles[depth]).as_dict()
+                for depth, cert in enumerate(seen.chain)
+            ]
+    console.json(document)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run ``pinws check``."""
     target: Optional[Target] = None
-    if not (args.pins or args.config or args.ct_log_list):
-        raise UsageError(
-            "give the pins (--pin or --config), or --ct-log-list", "pinws check"
-        )
+    proxy: Optional[Proxy] = None
     try:
+        if not (args.pins or args.config or args.ct_log_list):
+            raise UsageError(
+                "give the pins (--pin or --config), or --ct-log-list", "pinws check"
+            )
         target = parse_target(args.url)
         proxy = parse_proxy(args.proxy) if args.proxy else None
         source: Optional[PinSource] = None
@@ -288,15 +365,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             target, ca_certs=ca_certs_option(args), proxy=proxy, timeout=args.timeout
         )
     except CLIError as exc:
-        if args.json:
-            console.json(
-                {
-                    "url": target.url if target else args.url,
-                    "status": "error",
-                    "exit_code": int(ExitCode.FAILED),
-                    "error": exc.message,
-                }
-            )
+        _failure(args, console, target, proxy, exc)
         raise
     roles = chain_roles(len(handshake.chain), verified=True)
     chain = [
@@ -313,6 +382,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         findings.append(
             Finding(
                 "warning",
+                "host_not_pinned",
                 f"{source.description} has no pins for {target.host!r} and allows "
                 "unpinned hosts: clients connect to it without pinning",
             )
@@ -321,7 +391,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if ct is not None:
         findings.append(_ct_finding(ct))
     findings += _expiry_findings(chain, matched, args.warn_days)
-    status, code = _status(findings)
+    status, code, reason = _status(findings)
 
     if args.json:
         console.json(
@@ -331,6 +401,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "port": target.port,
                 "status": status,
                 "exit_code": int(code),
+                "reason": reason,
                 "tls_version": handshake.tls_version,
                 "pins_from": source.description if source else None,
                 "pattern": pattern,
@@ -348,6 +419,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 ],
                 "warn_days": args.warn_days,
                 "findings": [finding.as_dict() for finding in findings],
+                "chain_verified": True,
                 "chain": [details.as_dict() for details in chain],
                 "ct": ct.as_dict() if ct is not None else None,
             }
@@ -359,7 +431,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "ok": style.good("ok      "),
         "info": style.dim("info    "),
         "warning": style.warn("warning "),
-        "mismatch": style.bad("MISMATCH"),
         "critical": style.bad("CRITICAL"),
     }
     where = f"{target.authority}, {handshake.tls_version}"
@@ -376,9 +447,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         lines += [f"            {line}" for line in finding.details]
     verdict = {
         "ok": style.good("OK"),
-        "warnings": style.warn("WARNINGS"),
-        "mismatch": style.bad("PIN MISMATCH"),
-        "ct_failure": style.bad("CRITICAL: CT POLICY FAILURE"),
+        "warning": style.warn(f"WARNING, {reason}"),
+        "critical": style.bad(f"CRITICAL, {reason}"),
     }[status]
     lines.append(f"result: {verdict} (exit {int(code)})")
     console.lines(lines)

@@ -25,6 +25,7 @@ from .._store.store import PinStore
 from .cmd_store import add_store_option, open_store
 from .console import Console
 from .errors import CLIError, ExitCode, UsageError
+from .failures import CRITICAL_REASONS, describe_refusal
 from .options import (
     add_common_options,
     add_json_option,
@@ -62,9 +63,10 @@ examples:
   pinws connect wss://192.168.1.20/ --pin-only --pin sha256/... --pin sha256/...
   pinws connect wss://printer.local/ --pin-only --store pins.json --trust-on-first-use
 
-exit status: 0 connected and closed; 1 pin mismatch (nothing was sent to that
-server); 3 could not connect (unreachable, TLS failure, refused upgrade,
-bad input or usage)."""
+exit status: 0 connected and closed; 2 pin mismatch (nothing was sent to that
+server), or an expired, untrusted or wrong-name certificate; 3 could not
+connect (unreachable, other TLS failure, refused upgrade, bad input or usage);
+130 interrupted (Ctrl-C)."""
 
 
 def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
@@ -323,7 +325,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         app.close()
         app.join(_CLOSE_GRACE)
-    return _outcome(session, console)
+        raise  # main() reports it: exit 130, as the help says
+    return _outcome(session, console, ca_certs)
 
 
 def _pin_store(args: argparse.Namespace) -> Optional[PinStore]:
@@ -416,28 +419,33 @@ def _event_loop(app: Any, session: _Session, interactive: bool, linger: float) -
 
 
 def _send(app: Any, session: _Session, line: str) -> None:
+    # Shown before it goes: the worker may print the server's echo of it
+    # the moment it is sent.
+    if session.echo_sent:
+        session.show(">", line)
     try:
         app.send(line)
     except websocket.WebSocketException as exc:
         if session.error is None:
             session.error = exc
-        return
-    if session.echo_sent:
-        session.show(">", line)
 
 
-def _outcome(session: _Session, console: Console) -> int:
+def _outcome(session: _Session, console: Console, ca_certs: Optional[str]) -> int:
     error = session.error
     if isinstance(error, StoredPinMismatchError):
-        raise CLIError(str(error), code=ExitCode.MISMATCH)
+        raise CLIError(str(error), code=ExitCode.CRITICAL, reason="pin_mismatch")
     if isinstance(error, PinMismatchError):
         raise CLIError(
             f"pin mismatch, nothing was sent to the server: {error}",
-            code=ExitCode.MISMATCH,
+            code=ExitCode.CRITICAL,
+            reason="pin_mismatch",
         )
     if error is not None and not session.opened:
         if isinstance(error, PinningError):
-            raise CLIError(str(error))
+            reason, message = describe_refusal(error, ca_certs=ca_certs)
+            critical = reason in CRITICAL_REASONS
+            code = ExitCode.CRITICAL if critical else ExitCode.UNKNOWN
+            raise CLIError(message, code=code, reason=reason)
         raise CLIError(f"could not connect: {_describe(error)}")
     if error is not None and not isinstance(
         error, websocket.WebSocketConnectionClosedException

@@ -51,7 +51,7 @@ examples:
   pinws demo --serve --port 8765 --json
 
 exit status: 0 the demonstration ran as described (or --serve was stopped
-with Ctrl-C or SIGTERM); 1 pinning did not protect as it should; 3 the demo
+with Ctrl-C or SIGTERM); 2 pinning did not protect as it should; 3 the demo
 could not run."""
 
 
@@ -184,12 +184,12 @@ def _story(console: Console, directory: str, debug: bool) -> int:
         pinned_bytes = attacker.wait_for_session(1, _WAIT)
         if not isinstance(refused.error, PinMismatchError):
             console.note(f"the pinned client was not refused: {refused.error!r}")
-            return ExitCode.MISMATCH
+            return ExitCode.CRITICAL
         story.line(f"pinned client: {style.good('REFUSED')} inside the TLS handshake:")
         story.quote(str(refused.error))
         if pinned_bytes is None or pinned_bytes:
             console.note("the attacker received data from the pinned client!")
-            return ExitCode.MISMATCH
+            return ExitCode.CRITICAL
         story.line(
             "bytes the attacker received from the pinned client: "
             f"{style.good(str(len(pinned_bytes)))} (no Upgrade request, no header)"
@@ -214,7 +214,7 @@ def _story(console: Console, directory: str, debug: bool) -> int:
         ]
         if not auth:
             console.note("the unpinned client did not reach the attacker")
-            return ExitCode.FAILED
+            return ExitCode.UNKNOWN
         story.line(
             f"bytes the attacker received: {style.bad(str(len(leaked)))}, "
             "a whole Upgrade request, including:"

@@ -140,9 +140,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         except ProbeError as exc:
             if not (args.show_unverified and exc.verification_failed):
                 if exc.verification_failed:
+                    joiner = "; " if " -- " in exc.message else " -- "
                     raise CLIError(
-                        f"{exc.message} -- for a private CA add --ca-certs FILE; "
-                        "to print the chain anyway add --show-unverified"
+                        f"{exc.message}{joiner}to print the chain anyway add "
+                        "--show-unverified"
                     ) from exc
                 raise
             verified = False

@@ -11,20 +11,19 @@ __all__ = ["CLIError", "ExitCode", "UsageError"]
 class ExitCode(enum.IntEnum):
     """The exit status of every ``pinws`` command.
 
-    The numbers are fixed by the contract for ``pinws check`` (0, 1, 2, 3);
-    the other commands use the same table so scripts need learn only one.
+    The monitoring plugin convention (Nagios, Icinga, Zabbix), fixed by the
+    contract for ``pinws check``; the other commands use the same table so
+    scripts need learn only one.
     """
 
     OK = 0
-    #: A server's verified chain matched none of the pins.
-    MISMATCH = 1
-    #: ``check`` only: the pins match, but something needs attention soon.
-    WARNINGS = 2
-    #: ``check``: the monitoring-plugin name of 2 (api.md), for a server that
-    #: fails outright: the Certificate Transparency policy, for one.
+    #: ``check`` only: the server passes, but something needs attention soon.
+    WARNING = 1
+    #: The server fails: pin mismatch, expired or untrusted certificate,
+    #: host name mismatch.
     CRITICAL = 2
-    #: Could not do it: unreachable, TLS failure, bad input or usage.
-    FAILED = 3
+    #: Could not check: unreachable, TLS failure, bad input or usage.
+    UNKNOWN = 3
     #: Interrupted (Ctrl-C), as shells report SIGINT.
     INTERRUPTED = 130
 
@@ -35,12 +34,21 @@ class CLIError(Exception):
     Args:
         message: what went wrong and, where there is one, how to fix it.
         code: the exit status.
+        reason: a machine-readable word for it (``--json`` output), e.g.
+            ``"unreachable"``, ``"certificate_expired"``.
     """
 
-    def __init__(self, message: str, *, code: ExitCode = ExitCode.FAILED) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ExitCode = ExitCode.UNKNOWN,
+        reason: str = "bad_input",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.reason = reason
 
 
 class UsageError(CLIError):
@@ -52,5 +60,5 @@ class UsageError(CLIError):
     """
 
     def __init__(self, message: str, prog: Optional[str] = None) -> None:
-        super().__init__(message, code=ExitCode.FAILED)
+        super().__init__(message, code=ExitCode.UNKNOWN, reason="usage")
         self.prog = prog

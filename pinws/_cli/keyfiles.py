@@ -7,6 +7,7 @@ certificate yet; its pin comes from the key itself or from a CSR for it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import sys
 from collections.abc import Callable
@@ -168,7 +169,9 @@ def _certificates(path: str, data: bytes) -> list[FileItem]:
     )
     items = []
     for number, cert in enumerate(certs, 1):
-        details = describe_certificate(cert)
+        details = _parsed(
+            path, "certificate", number, functools.partial(describe_certificate, cert)
+        )
         items.append(
             FileItem(
                 path,
@@ -241,16 +244,47 @@ def _csrs(path: str, data: bytes) -> list[FileItem]:
         "for certificates use --cert, for keys --key",
     )
     return [
-        FileItem(
+        _parsed(
             path,
-            number,
             "certificate request",
-            describe_key(csr.public_key()),
-            subject=csr.subject.rfc4514_string() or "(empty subject)",
-            signature_ok=csr.is_signature_valid,
+            number,
+            functools.partial(_csr_item, path, number, csr),
         )
         for number, csr in enumerate(requests, 1)
     ]
+
+
+def _csr_item(path: str, number: int, csr: x509.CertificateSigningRequest) -> FileItem:
+    return FileItem(
+        path,
+        number,
+        "certificate request",
+        describe_key(csr.public_key()),
+        subject=csr.subject.rfc4514_string() or "(empty subject)",
+        signature_ok=csr.is_signature_valid,
+    )
+
+
+# What cryptography raises for a malformed part of a certificate or CSR: it
+# parses them lazily, so loading succeeds and reading a field fails.
+_MALFORMED = (
+    ValueError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
+def _parsed(path: str, noun: str, number: int, read: Callable[[], T]) -> T:
+    """Run *read* on a loaded object; a malformed field is a CLIError.
+
+    Found by fuzzing: a certificate with a garbled subject or an unknown
+    key type loaded, then escaped as an "unexpected" error.
+    """
+    try:
+        return read()
+    except _MALFORMED as exc:
+        raise CLIError(f"{path}: {noun} {number} is malformed: {exc}") from None
 
 
 _LOADERS = {"cert": _certificates, "key": _keys, "csr": _csrs}

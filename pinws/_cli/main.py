@@ -32,8 +32,10 @@ examples:
   pinws store list --store pins.json    the pins a pin store remembers
   pinws COMMAND --help                  the options of a command
 
-exit status: 0 ok; 1 pin mismatch; 2 warnings only (check); 3 could not
-(unreachable, TLS failure, bad input or usage); 130 interrupted.
+exit status (the monitoring plugin convention): 0 OK; 1 WARNING (check:
+warnings only); 2 CRITICAL (pin mismatch, expired or untrusted certificate,
+wrong host name); 3 UNKNOWN (could not: unreachable, TLS failure, bad input or
+usage); 130 interrupted.
 NO_COLOR=1 turns colours off."""
 
 _COMMANDS = (cmd_demo, cmd_pins, cmd_check, cmd_connect, cmd_store)
@@ -42,7 +44,7 @@ _COMMANDS = (cmd_demo, cmd_pins, cmd_check, cmd_connect, cmd_store)
 class _Parser(argparse.ArgumentParser):
     """Reports usage errors as :class:`UsageError`, not by exiting with 2.
 
-    pinws's exit status 2 means "warnings only"; a usage error is 3.
+    pinws's exit status 2 means CRITICAL; a usage error is 3 (UNKNOWN).
     """
 
     def error(self, message: str) -> NoReturn:
@@ -135,9 +137,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help and --version
-        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.FAILED
+        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.UNKNOWN
     except UsageError as exc:
         prog = exc.prog or "pinws"
+        if prog == "pinws check" and "--json" in arguments:
+            # A monitoring system reads the JSON, even for a bad command line.
+            console.json(cmd_check.usage_error_json(exc.message))
         _print_error(console, prog, f"{exc.message} (see '{prog} --help')")
         return exc.code
     if args.command is None:
@@ -147,7 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "choose a command: demo, pins, check, connect or store (see "
             "'pinws --help')",
         )
-        return ExitCode.FAILED
+        return ExitCode.UNKNOWN
     debug = bool(getattr(args, "debug", False))
     prog = f"pinws {args.command}"
     handler, level = _configure_logging(
@@ -180,7 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"unexpected {type(exc).__name__}: {exc} (run with --debug for the "
             "traceback, and please report it)",
         )
-        return ExitCode.FAILED
+        return ExitCode.UNKNOWN
     finally:
         logger = logging.getLogger("pinws")
         logger.removeHandler(handler)

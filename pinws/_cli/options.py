@@ -98,14 +98,29 @@ def non_negative_int(text: str) -> int:
 
 
 def ca_certs_option(args: argparse.Namespace) -> Optional[str]:
-    """The ``--ca-certs`` path, checked to exist.
+    """The ``--ca-certs`` path, checked to exist and, for a file, to load.
+
+    Checked here so the message speaks of ``--ca-certs``, not of the
+    library's ``ca_certs=``.
 
     Raises:
-        CLIError: it does not.
+        CLIError: it does not exist, or is a file of no PEM certificates.
     """
     path: Optional[str] = args.ca_certs
-    if path is not None and not os.path.exists(path):
+    if path is None:
+        return None
+    if not os.path.exists(path):
         raise CLIError(f"--ca-certs {path}: no such file or directory")
+    if os.path.isfile(path):
+        from OpenSSL import SSL
+
+        try:
+            SSL.Context(SSL.TLS_CLIENT_METHOD).load_verify_locations(path)
+        except SSL.Error:
+            raise CLIError(
+                f"--ca-certs {path}: holds no PEM certificates; give the CA "
+                "certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)"
+            ) from None
     return path
 
 

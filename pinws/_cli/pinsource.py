@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Optional
 
-from .._errors import InvalidPinError, UnpinnedHostError
+from .._errors import InvalidPinError, PinConfigError, UnpinnedHostError
 from .._pins.pinset import PinSet
 from .._pins.policy import PinPolicy
 from .errors import CLIError
@@ -43,7 +43,8 @@ class PinSource:
             raise CLIError(
                 f"{self.description} has no pins for {host!r} and does not allow "
                 "unpinned hosts, so a client using it would refuse this server; "
-                "add a pattern for it"
+                "add a pattern for it",
+                reason="no_pins_for_host",
             ) from exc
         if rule is None:
             return None, None
@@ -73,6 +74,10 @@ def load_pin_source(args: argparse.Namespace) -> PinSource:
         raise CLIError(f"--config {path}: no such file") from None
     except OSError as exc:
         raise CLIError(f"--config {path}: cannot read: {exc.strerror or exc}") from exc
+    except PinConfigError as exc:
+        # Its message begins with the file's name: say it once.
+        where = f"{exc.key}: " if exc.key else ""
+        raise CLIError(f"--config {path}: {where}{exc.problem}") from exc
     except ValueError as exc:  # InvalidPinError included
         raise CLIError(f"--config {path}: {exc}") from exc
     return PinSource(policy, path, config=path)

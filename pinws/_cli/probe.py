@@ -28,7 +28,8 @@ from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._tls.context import TLSClient
 from .._transport.socket import PinnedSocket
-from .errors import CLIError
+from .errors import CLIError, ExitCode
+from .failures import CRITICAL_REASONS, describe_refusal
 from .proxy import Proxy, open_tunnel
 from .target import Target
 
@@ -50,8 +51,15 @@ class ProbeError(CLIError):
             did not verify (so ``--show-unverified`` could still show it).
     """
 
-    def __init__(self, message: str, *, verification_failed: bool = False) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        verification_failed: bool = False,
+        reason: str = "tls_error",
+    ) -> None:
+        code = ExitCode.CRITICAL if reason in CRITICAL_REASONS else ExitCode.UNKNOWN
+        super().__init__(message, code=code, reason=reason)
         self.verification_failed = verification_failed
 
 
@@ -92,14 +100,18 @@ def open_tcp(target: Target, proxy: Optional[Proxy], timeout: float) -> socket.s
     try:
         return socket.create_connection((target.host, target.port), timeout=timeout)
     except socket.gaierror as exc:
-        raise CLIError(f"cannot resolve {target.host!r}: {exc.strerror}") from exc
+        raise CLIError(
+            f"cannot resolve {target.host!r}: {exc.strerror}", reason="unreachable"
+        ) from exc
     except socket.timeout as exc:
         raise CLIError(
-            f"cannot connect to {target.authority}: no answer within {timeout:g} s"
+            f"cannot connect to {target.authority}: no answer within {timeout:g} s",
+            reason="unreachable",
         ) from exc
     except OSError as exc:
         raise CLIError(
-            f"cannot connect to {target.authority}: {exc.strerror or exc}"
+            f"cannot connect to {target.authority}: {exc.strerror or exc}",
+            reason="unreachable",
         ) from exc
 
 
@@ -113,9 +125,9 @@ def fetch_verified_chain(
     """Handshake with *target* as a pinned client would, and return its chain.
 
     Raises:
-        ProbeError: unreachable, the chain or host name did not verify, or
-            TLS failed otherwise.
-        CLIError: *ca_certs* cannot be loaded.
+        ProbeError: the chain or host name did not verify (exit 2, with
+            its reason), or TLS failed otherwise.
+        CLIError: unreachable, or *ca_certs* cannot be loaded.
     """
     try:
         client = TLSClient(PinPolicy({}, allow_unpinned=True), ca_certs=ca_certs)
@@ -124,17 +136,20 @@ def fetch_verified_chain(
     raw = open_tcp(target, proxy, timeout)
     try:
         pinned = client.wrap(raw, target.host, target.port)
-    except CertificateVerificationError as exc:
-        raw.close()
-        raise ProbeError(str(exc), verification_failed=True) from exc
     except PinningError as exc:
         raw.close()
-        raise ProbeError(str(exc)) from exc
+        reason, message = describe_refusal(exc, ca_certs=ca_certs)
+        raise ProbeError(
+            message,
+            verification_failed=isinstance(exc, CertificateVerificationError),
+            reason=reason,
+        ) from exc
     except WebSocketTimeoutException as exc:
         raw.close()
         raise ProbeError(
             f"the TLS handshake with {target.authority} did not finish within "
-            f"{timeout:g} s"
+            f"{timeout:g} s",
+            reason="timeout",
         ) from exc
     except OSError as exc:
         raw.close()

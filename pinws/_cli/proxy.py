@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import CLIError
 from .target import bracketed
 
-__all__ = ["Proxy", "open_tunnel", "parse_proxy"]
+__all__ = ["Proxy", "ProxyError", "open_tunnel", "parse_proxy"]
 
 # A CONNECT response is a status line and a few headers; anything longer is
 # not a proxy talking.
@@ -79,6 +79,13 @@ def _connect_request(proxy: Proxy, host: str, port: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+class ProxyError(CLIError):
+    """The proxy could not be reached or would not open the tunnel."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="proxy_error")
+
+
 def _read_response_head(sock: socket.socket, proxy: Proxy) -> bytes:
     # One byte at a time: what follows the head belongs to TLS, and must be
     # left in the socket for the handshake.
@@ -86,13 +93,13 @@ def _read_response_head(sock: socket.socket, proxy: Proxy) -> bytes:
     while not head.endswith(b"\r\n\r\n"):
         byte = sock.recv(1)
         if not byte:
-            raise CLIError(
+            raise ProxyError(
                 f"the proxy {proxy.authority} closed the connection without "
                 "answering CONNECT"
             )
         head += byte
         if len(head) > _MAX_RESPONSE:
-            raise CLIError(f"the proxy {proxy.authority} sent an oversized response")
+            raise ProxyError(f"the proxy {proxy.authority} sent an oversized response")
     return bytes(head)
 
 
@@ -106,12 +113,12 @@ def open_tunnel(
         the proxy's response.
 
     Raises:
-        CLIError: the proxy is unreachable or refused the tunnel.
+        ProxyError: the proxy is unreachable or refused the tunnel.
     """
     try:
         sock = socket.create_connection((proxy.host, proxy.port), timeout=timeout)
     except OSError as exc:
-        raise CLIError(
+        raise ProxyError(
             f"cannot reach the proxy {proxy.authority}: {exc.strerror or exc}"
         ) from exc
     try:
@@ -119,24 +126,24 @@ def open_tunnel(
         head = _read_response_head(sock, proxy)
     except socket.timeout as exc:
         sock.close()
-        raise CLIError(f"the proxy {proxy.authority} did not answer in time") from exc
+        raise ProxyError(f"the proxy {proxy.authority} did not answer in time") from exc
     except OSError as exc:
         sock.close()
-        raise CLIError(f"the proxy {proxy.authority} failed: {exc}") from exc
-    except CLIError:
+        raise ProxyError(f"the proxy {proxy.authority} failed: {exc}") from exc
+    except ProxyError:
         sock.close()
         raise
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
         sock.close()
-        raise CLIError(
+        raise ProxyError(
             f"the proxy {proxy.authority} answered CONNECT with {status_line!r}, "
             "which is not HTTP"
         )
     if not 200 <= int(fields[1]) < 300:
         sock.close()
-        raise CLIError(
+        raise ProxyError(
             f"the proxy {proxy.authority} refused to CONNECT to "
             f"{host}:{port}: {' '.join(fields[1:])}"
         )

@@ -50,26 +50,33 @@ the `NO_COLOR` environment variable is set.
 
 ## Exit status
 
-The same table for every command:
+The same table for every command: the monitoring plugin convention
+(Nagios, Icinga, Zabbix), so `pinws check` runs as a check unchanged.
+`pinws check --json` always prints one JSON object with `status`
+(`ok`, `warning`, `critical`, `unknown`), `exit_code` and a machine-readable
+`reason` -- also for usage errors and unreachable hosts -- and, where a
+chain was seen, the chain (`chain_verified` says whether it verified).
 
 """
 
 _EXIT_STATUS = (
-    ("0", "ok"),
+    ("0", "OK"),
     (
         "1",
-        "pin mismatch: no certificate of the verified chain matches a pin "
-        "(`check`, `connect`; `demo`: pinning did not protect as it should)",
-    ),
-    (
-        "2",
-        "warnings only (`check`): a certificate or the pin set expires within "
+        "WARNING (`check`): a certificate or the pin set expires within "
         "`--warn-days`, the pin set has no backup pin, or it has expired",
     ),
     (
+        "2",
+        "CRITICAL: the server fails: no certificate of the verified chain "
+        "matches a pin, or its certificate is expired, not yet valid, "
+        "untrusted or not valid for the host name (`check`, `connect`; "
+        "`demo`: pinning did not protect as it should)",
+    ),
+    (
         "3",
-        "could not: unreachable, TLS failure other than a pin mismatch, bad "
-        "input or usage",
+        "UNKNOWN: could not: unreachable, TLS failure other than the above, "
+        "bad input or usage",
     ),
     ("130", "interrupted (Ctrl-C)"),
 )

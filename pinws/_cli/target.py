@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from urllib.parse import urlsplit
 
 from .errors import CLIError
@@ -11,6 +12,8 @@ __all__ = ["Target", "bracketed", "parse_target"]
 
 _TLS_SCHEMES = {"wss": 443, "https": 443}
 _PLAINTEXT_SCHEMES = {"ws": "wss", "http": "https"}
+# "wss//host/", "wss:/host": a scheme with its "://" mistyped.
+_SCHEME_TYPO = re.compile(r"^(wss|ws|https|http)(?::/?|//)(?!/)(.+)$", re.IGNORECASE)
 
 
 def bracketed(host: str) -> str:
@@ -47,6 +50,14 @@ def parse_target(text: str) -> Target:
     stripped = text.strip()
     if not stripped:
         raise CLIError("the URL is empty; give wss://host[:port]/path or host:port")
+    typo = _SCHEME_TYPO.match(stripped)
+    if typo is not None and "://" not in stripped:
+        scheme = typo.group(1).lower()
+        scheme = _PLAINTEXT_SCHEMES.get(scheme, scheme)
+        raise CLIError(
+            f"{text!r}: the scheme's '://' is mistyped; did you mean "
+            f"'{scheme}://{typo.group(2)}'?"
+        )
     if "://" in stripped:
         scheme = stripped.split("://", 1)[0].lower()
         if scheme in _PLAINTEXT_SCHEMES:

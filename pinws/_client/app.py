@@ -34,9 +34,11 @@ from .config import (
     build_tls_client,
     check_prepared_socket,
     wss_target,
+    wss_url,
 )
 from .dispatcher import DrainingDispatcher, PinnedDispatcher
 from .hooks import CLOSE_GRACE, ConnectionHooks
+from .keywords import APP, RUN_FOREVER, check_keywords
 from .websocket import PinnedWebSocket
 
 __all__ = ["CallbackExecutor", "PinnedWebSocketApp"]
@@ -108,7 +110,8 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
-        wss_target(url)
+        url = wss_url(url)
+        check_keywords(PinnedWebSocketApp.__init__, kwargs, APP)
         if callback_executor is not None and not callable(callback_executor):
             raise ValueError("callback_executor must be callable")
         if on_pin_failure is not None and not callable(on_pin_failure):
@@ -190,6 +193,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
                 "run_forever takes sockopt and sslopt positionally; pass the "
                 "other options by keyword"
             )
+        check_keywords(PinnedWebSocketApp.run_forever, kwargs, RUN_FOREVER)
         self._prepare_run()
         return self._run(sockopt, sslopt, kwargs)
 
@@ -242,6 +246,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         """
         if self._worker is not None and self._worker.is_alive():
             raise RuntimeError("this PinnedWebSocketApp is already running")
+        check_keywords(PinnedWebSocketApp.start, run_forever_kwargs, RUN_FOREVER)
         parse_sslopt(run_forever_kwargs.get("sslopt"))
         sockopt = run_forever_kwargs.pop("sockopt", None)
         sslopt = run_forever_kwargs.pop("sslopt", None)

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .._ct.ctpolicy import CTPolicy
 from .._errors import InsecureRedirectError
+from .._flags import require_bool
 from .._pins.policy import PinPolicy, PinsArgument, as_policy
 from .._pins.report import PinFailureReport
 from .._store.store import PinStore
@@ -25,13 +26,32 @@ __all__ = [
     "redirect_target",
     "static_policy",
     "wss_target",
+    "wss_url",
 ]
 
 PathArgument = Optional[Union[str, "os.PathLike[str]"]]
 
 
+def wss_url(url: object) -> str:
+    """*url* as the ``wss://`` URL to hand websocket-client.
+
+    ``https://`` is read as ``wss://``: the same TLS connection to the same
+    host and port (the command line takes both, so the library does too).
+
+    Raises:
+        ValueError: *url* is not a ``wss://`` (or ``https://``) URL with a
+            host; for ``ws://`` and ``http://``, the message gives the
+            ``wss://`` URL to use instead.
+    """
+    wss_target(url)
+    assert isinstance(url, str)
+    text = url.strip()
+    scheme, rest = text.split(":", 1)
+    return "wss:" + rest if scheme.lower() == "https" else text
+
+
 def wss_target(url: object) -> tuple[str, int]:
-    """The (host, port) of a ``wss://`` URL.
+    """The (host, port) of a ``wss://`` (or ``https://``) URL.
 
     Raises:
         ValueError: *url* is not a ``wss://`` URL with a host.
@@ -40,13 +60,16 @@ def wss_target(url: object) -> tuple[str, int]:
         raise ValueError(f"the URL must be a string, not {type(url).__name__}")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    if scheme == "ws":
+    if scheme in ("ws", "http"):
+        fixed = "wss" + url.strip()[len(scheme) :]
         raise ValueError(
-            f"refusing {url!r}: a pinned client never speaks plaintext; use "
-            "a wss:// URL"
+            f"refusing {url!r}: a pinned client never speaks plaintext; use {fixed!r}"
         )
-    if scheme != "wss":
-        raise ValueError(f"{url!r} is not a wss:// URL")
+    if scheme not in ("wss", "https"):
+        hint = ""
+        if "://" not in url:
+            hint = "; write it as wss://host[:port]/path"
+        raise ValueError(f"{url!r} is not a wss:// URL{hint}")
     try:
         host = parts.hostname
         port = parts.port or 443
@@ -80,8 +103,9 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
     """The absolute URL a redirect points to, if a pinned client may follow it.
 
     Raises:
-        InsecureRedirectError: no Location, or a Location that is not
-            ``wss://``.
+        InsecureRedirectError: no Location, a Location that is not a valid
+            ``wss://`` URL with a host (the server chose it: never a plain
+            ``ValueError``).
     """
     if not location:
         raise InsecureRedirectError(
@@ -90,16 +114,25 @@ def redirect_target(current_url: str, location: Optional[str]) -> str:
             hostname=urlsplit(current_url).hostname,
         )
     absolute = location.strip()
-    if not urlsplit(absolute).scheme:
-        # urljoin does not know ws/wss on every Python; join as https.
-        base = "https" + current_url[current_url.index(":") :]
-        absolute = "wss" + urljoin(base, absolute)[len("https") :]
-    if urlsplit(absolute).scheme.lower() != "wss":
+    try:
+        if not urlsplit(absolute).scheme:
+            # urljoin does not know ws/wss on every Python; join as https.
+            base = "https" + current_url[current_url.index(":") :]
+            absolute = "wss" + urljoin(base, absolute)[len("https") :]
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError as exc:
+        # Found by fuzzing: "Location: https://[::1/" raised ValueError.
+        raise InsecureRedirectError(absolute, f"not a valid URL ({exc})") from None
+    if scheme != "wss":
         raise InsecureRedirectError(
             absolute,
             "a pinned client follows redirects only to wss:// URLs",
             hostname=urlsplit(current_url).hostname,
         )
+    try:
+        wss_target(absolute)
+    except ValueError as exc:
+        raise InsecureRedirectError(absolute, str(exc)) from None
     return absolute
 
 
@@ -119,8 +152,11 @@ def build_tls_client(
 
     Raises:
         InvalidPinError: the pins are malformed.
-        ValueError: another argument is.
+        ValueError: another argument is (*pin_only* not a real :class:`bool`,
+            say: the string ``"false"`` must never drop the CA and host name
+            checks).
     """
+    pin_only = require_bool(pin_only, "pin_only")
     check_ct_argument(ct)
     if pins is None and ct is not None and pin_store is None:
         # With ct= alone, pins=None means "CT alone": no pins, every host

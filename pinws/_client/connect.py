@@ -11,7 +11,8 @@ from .._ct.ctpolicy import CTPolicy
 from .._pins.policy import PinsArgument
 from .._pins.report import PinFailureReport
 from .._store.store import PinStore
-from .config import PathArgument, wss_target
+from .config import PathArgument, wss_url
+from .keywords import CREATE_CONNECTION, check_keywords
 from .websocket import PinnedWebSocket
 
 __all__ = ["create_connection"]
@@ -38,7 +39,7 @@ def create_connection(
     ``sslopt``, ``sockopt``, ``redirect_limit``, ...).
 
     Args:
-        url: a ``wss://`` URL.
+        url: a ``wss://`` URL (``https://`` is read as ``wss://``).
         pins: a list of pins, a :class:`PinSet` or a :class:`PinPolicy`;
             ``None`` with a *pin_store* (every host's pins then come from it).
         timeout: socket timeout in seconds; ``None`` for websocket-client's
@@ -62,13 +63,15 @@ def create_connection(
         UnpinnedHostError: no pins anywhere for the host (and no first use).
         StoredPinMismatchError: the host's key is not the one remembered.
         ValueError: the URL is not ``wss://`` or another argument is bad.
+        TypeError: an unknown keyword argument (a misspelling).
         PinMismatchError: no certificate of the verified chain matched.
         CTPolicyError: the certificate fails an enforced CT policy.
         CertificateVerificationError: the chain or host name did not verify.
         PinningError: another pinning refusal (see the subclasses).
         websocket.WebSocketException: the WebSocket handshake failed.
     """
-    wss_target(url)
+    url = wss_url(url)
+    check_keywords(create_connection, options, CREATE_CONNECTION)
     if "class_" in options:
         raise ValueError("class_ is not supported: the connection is a PinnedWebSocket")
     sockopt = options.pop("sockopt", None)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
-from websocket import ABNF
+from websocket import ABNF, WebSocketPayloadException
 
-__all__ = ["parse_frame"]
+__all__ = ["check_text", "parse_frame"]
 
 _LENGTH_16 = struct.Struct("!H")
 _LENGTH_64 = struct.Struct("!Q")
@@ -68,3 +68,22 @@ def parse_frame(data: bytes, start: int) -> Optional[tuple[ABNF, int]]:
         payload,
     )
     return frame, end - start
+
+
+def check_text(opcode: int, data: object) -> None:
+    """Refuse a text message that is not valid UTF-8.
+
+    websocket-client's own ``validate_utf8`` accepts a sequence cut short at
+    the end of the message (``b"\\xc2"``), which ``recv`` then fails to
+    decode with a bare :class:`UnicodeDecodeError` (found by fuzzing).
+
+    Raises:
+        websocket.WebSocketPayloadException: the text is not UTF-8, as
+            websocket-client raises for the cases it does catch.
+    """
+    if opcode != ABNF.OPCODE_TEXT or not isinstance(data, (bytes, bytearray)):
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebSocketPayloadException(f"cannot decode: {bytes(data)!r}") from None

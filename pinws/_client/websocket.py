@@ -13,10 +13,8 @@ from websocket import (
     STATUS_NORMAL,
     WebSocketConnectionClosedException,
     WebSocketException,
-    WebSocketPayloadException,
 )
 from websocket._handshake import handshake_response
-from websocket._utils import validate_utf8
 
 from .._ct.ctpolicy import CTPolicy
 from .._errors import ChainCertificate, InsecureRedirectError
@@ -35,9 +33,11 @@ from .config import (
     check_prepared_socket,
     redirect_target,
     wss_target,
+    wss_url,
 )
-from .frames import parse_frame
+from .frames import check_text, parse_frame
 from .hooks import CLOSE_GRACE, ConnectionHooks
+from .keywords import WEBSOCKET, check_keywords
 from .urls import dial_url
 
 __all__ = ["REDIRECT_STATUSES", "PinnedWebSocket"]
@@ -89,6 +89,7 @@ class PinnedWebSocket(websocket.WebSocket):
         pin_store: Optional[PinStore] = None,
         **kwargs: Any,
     ) -> None:
+        check_keywords(PinnedWebSocket.__init__, kwargs, WEBSOCKET)
         tls = build_tls_client(
             pin_store=pin_store,
             pins=pins,
@@ -143,6 +144,7 @@ class PinnedWebSocket(websocket.WebSocket):
             hooks.on_connected()
 
     def _connect_pinned(self, url: str, options: dict[str, Any]) -> None:
+        url = wss_url(url)
         tls = self._pinws_tls
         redirect_limit = int(options.pop("redirect_limit", 3))
         prepared = options.pop("socket", None)
@@ -301,16 +303,14 @@ class PinnedWebSocket(websocket.WebSocket):
             frame = self.recv_frame()
             opcode = frame.opcode
             if frame.fin and opcode in _MESSAGE_OPCODES:
-                if (
-                    opcode == ABNF.OPCODE_TEXT
-                    and not continuation.skip_utf8_validation
-                    and not validate_utf8(frame.data)
-                ):
-                    # websocket-client's continuous_frame.extract raises this.
-                    raise WebSocketPayloadException(f"cannot decode: {frame.data!r}")
+                if not continuation.skip_utf8_validation:
+                    check_text(opcode, frame.data)
                 return opcode, frame
             self._pinws_unread = frame
-        return super().recv_data_frame(control_frame)
+        opcode, frame = super().recv_data_frame(control_frame)
+        if not continuation.skip_utf8_validation and not continuation.fire_cont_frame:
+            check_text(opcode, frame.data)
+        return opcode, frame
 
     def _frame_from_buffer(self, sock: PinnedSocket) -> Optional[ABNF]:
         try:

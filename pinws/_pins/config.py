@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
-import logging
 import os
 import re
 import sys
@@ -33,6 +32,8 @@ from typing import Any, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .._errors import InvalidPinError, PinConfigError, UnpinnedHostError
+from .._flags import require_bool
+from .._log import get_logger
 from .pin import Pin
 from .pinset import PinSet
 from .policy import HostPattern, PinPolicy, PolicyMatch
@@ -48,7 +49,7 @@ __all__ = [
     "parse_policy_toml",
 ]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("policy")
 
 SCHEMA_VERSION = 1
 _TOP_KEYS = ("version", "allow_unpinned", "pin_sets")
@@ -143,6 +144,10 @@ def parse_policy_json(text: str, source: str = _STRING) -> PinPolicy:
         raise PinConfigError(
             source, "", f"not valid JSON for pinws: the key {exc.key!r} appears twice"
         ) from None
+    except _NotANumber as exc:
+        raise PinConfigError(
+            source, "", f"not valid JSON: {exc.name} is not a JSON number"
+        ) from None
     except RecursionError:
         raise PinConfigError(source, "", "not valid JSON: nested too deeply") from None
     return policy_from_mapping(data, source)
@@ -163,8 +168,16 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _NotANumber(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def _reject_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    # Python's json reads Infinity and NaN; JSON has neither. (Raised as its
+    # own error: a JSONDecodeError here reported a made-up line and column.)
+    raise _NotANumber(name)
 
 
 def policy_from_mapping(data: object, source: str = _STRING) -> PinPolicy:
@@ -468,6 +481,8 @@ _NSC_ROOT = "network-security-config"
 _PIN_SET_ATTRIBUTES = ("expiration",)
 _PIN_ATTRIBUTES = ("digest",)
 _DOMAIN_ATTRIBUTES = ("includeSubdomains",)
+# A SHA-256 digest in base64 without its one "=" of padding.
+_UNPADDED_LENGTH = 43
 
 
 def load_android_nsc(path: PathArgument, *, allow_unpinned: bool = False) -> PinPolicy:
@@ -515,6 +530,7 @@ def parse_android_nsc(
             "pip install 'pinws[android]'"
         ) from None
 
+    allow_unpinned = require_bool(allow_unpinned, "allow_unpinned")
     try:
         root = fromstring(data, forbid_dtd=True)
     except ParseError as exc:
@@ -528,6 +544,12 @@ def parse_android_nsc(
             "",
             f"refusing XML with a DTD or entity declarations ({exc}); a "
             "network security config needs neither",
+        ) from None
+    except LookupError as exc:
+        # expat looks up the encoding the XML declaration names (found by
+        # fuzzing: encoding="ttf-8" escaped as a LookupError).
+        raise PinConfigError(
+            source, "", f"the XML declaration names an unknown encoding ({exc})"
         ) from None
     if root.tag != _NSC_ROOT:
         raise PinConfigError(
@@ -741,6 +763,11 @@ class _NSCReader:
         if len(element):
             raise self._error(path, "a <pin> holds only the base64 digest")
         text = "".join((element.text or "").split())
+        if len(text) == _UNPADDED_LENGTH:
+            # Android's Base64 decoder needs no padding, and real apps ship
+            # pins without their "=" (ProtonVPN's, httptoolkit's demo);
+            # Android enforces them, so pinws must read them the same.
+            text += "="
         try:
             return Pin.parse("sha256/" + text)
         except InvalidPinError as exc:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 from collections.abc import Iterable
 from typing import Optional, Union
 
 from .._errors import InvalidPinError
+from .._flags import require_bool
+from .._log import get_logger, log_repeated
 from .pin import Pin, parse_pins
 
 __all__ = ["PinSet", "PinsInput", "utc_today"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("policy")
 
 PinsInput = Union[str, Pin, Iterable[Union[str, Pin]]]
 
@@ -35,7 +36,7 @@ class PinSet:
             of the verified chain matching any pin satisfies the set.
         expires: the last day (UTC) the pins are enforced. After it, the
             connection is checked like an unpinned one (CA path and host
-            name), a warning is logged once for this set, and failure reports
+            name), a warning is logged (once, then hourly), and failure reports
             say so -- so an app that is never updated is not locked out.
         report_only: report a mismatch (``on_pin_failure``, ``report_uri``)
             but let the connection proceed, to trial a configuration.
@@ -45,11 +46,15 @@ class PinSet:
     Raises:
         InvalidPinError: a pin is malformed, the set is empty, *expires* is
             not a date, or *require_backup* is set and there is no backup pin.
+        ValueError: *report_only* or *require_backup* is not a :class:`bool`
+            (the string ``"false"`` would otherwise switch enforcement off).
 
     A set of fewer than two pins logs a warning when it is built; a set
     whose every pin is a key of the chain a server presents (so no backup
     key is kept off that chain) logs one at the first such connection --
-    the two ways pinning locks users out when a key must change.
+    the two ways pinning locks users out when a key must change. Each is
+    logged once, then at most once an hour for the same pins, however
+    often the set is rebuilt (``pins=[...]`` on every call).
 
     Two sets are equal when they hold the same pins (in any order) with the
     same options.
@@ -57,10 +62,8 @@ class PinSet:
 
     __slots__ = (
         "_digests",
-        "_expired_warned",
-        "_in_chain_warned",
-        "_lock",
         "_pins",
+        "_quiet",
         "expires",
         "report_only",
         "require_backup",
@@ -74,6 +77,8 @@ class PinSet:
         report_only: bool = False,
         require_backup: bool = False,
     ) -> None:
+        report_only = require_bool(report_only, "report_only")
+        require_backup = require_bool(require_backup, "require_backup")
         self._setup(pins, report_only=report_only)
         if isinstance(expires, datetime.datetime):
             raise InvalidPinError(
@@ -89,7 +94,7 @@ class PinSet:
                 "expires=datetime.date(2027, 6, 30))",
             )
         self.expires = expires
-        self.require_backup = bool(require_backup)
+        self.require_backup = require_backup
         if len(self._pins) < 2:
             message = (
                 f"pin set {self._describe_pins()} has a single pin and no "
@@ -98,17 +103,17 @@ class PinSet:
             )
             if self.require_backup:
                 raise InvalidPinError(None, message)
-            logger.warning(message)
+            log_repeated(
+                logger, logging.WARNING, ("single pin", self._digests), "%s", message
+            )
 
     def _setup(self, pins: PinsInput, *, report_only: bool) -> None:
         self._pins = parse_pins(pins)
         self._digests = frozenset(pin.digest for pin in self._pins)
         self.expires = None
-        self.report_only = bool(report_only)
+        self.report_only = report_only
         self.require_backup = False
-        self._lock = threading.Lock()
-        self._expired_warned = False
-        self._in_chain_warned = False
+        self._quiet = False
 
     @classmethod
     def _remembered(cls, pins: PinsInput, *, report_only: bool) -> PinSet:
@@ -118,8 +123,8 @@ class PinSet:
         by design, and a store entry's own expiry is checked by the store.
         """
         pin_set = cls.__new__(cls)
-        pin_set._setup(pins, report_only=report_only)
-        pin_set._in_chain_warned = True
+        pin_set._setup(pins, report_only=bool(report_only))
+        pin_set._quiet = True
         return pin_set
 
     @property
@@ -146,40 +151,42 @@ class PinSet:
         return not self.report_only and not self.is_expired(today)
 
     def warn_if_expired(self, today: Optional[datetime.date] = None) -> bool:
-        """Log, once per set, that it has expired; return whether it has."""
+        """Return whether the set has expired; if so, log it.
+
+        Logged once, then at most once an hour, for the same pins and date
+        -- also when the set is rebuilt for every connection.
+        """
         if not self.is_expired(today):
             return False
-        with self._lock:
-            first = not self._expired_warned
-            self._expired_warned = True
-        if first:
-            logger.warning(
-                "pin set %s expired on %s: its pins are no longer enforced "
-                "(the CA path and host name still are); ship an updated "
-                "configuration",
-                self._describe_pins(),
-                self.expires,
-            )
+        log_repeated(
+            logger,
+            logging.WARNING,
+            ("expired", self._digests, self.expires),
+            "pin set %s expired on %s: its pins are no longer enforced "
+            "(the CA path and host name still are); ship an updated "
+            "configuration",
+            self._describe_pins(),
+            self.expires,
+        )
         return True
 
     def warn_if_no_offchain_backup(self, chain_digests: Iterable[bytes]) -> None:
-        """Log, once per set, when every pin sits in the served chain.
+        """Log when every pin sits in the served chain (once, then hourly).
 
         A backup pin should be a key that is *not* in use yet, so that it
         survives the loss of the current keys.
         """
-        if not self._digests <= frozenset(chain_digests):
+        if self._quiet or not self._digests <= frozenset(chain_digests):
             return
-        with self._lock:
-            first = not self._in_chain_warned
-            self._in_chain_warned = True
-        if first:
-            logger.warning(
-                "every pin of pin set %s is a key of the chain the server "
-                "serves now: there is no backup key off that chain, so a key "
-                "compromise or a rotation to a new key locks clients out",
-                self._describe_pins(),
-            )
+        log_repeated(
+            logger,
+            logging.WARNING,
+            ("no off-chain backup", self._digests),
+            "every pin of pin set %s is a key of the chain the server "
+            "serves now: there is no backup key off that chain, so a key "
+            "compromise or a rotation to a new key locks clients out",
+            self._describe_pins(),
+        )
 
     def _describe_pins(self) -> str:
         return "[" + ", ".join(str(pin) for pin in self._pins) + "]"

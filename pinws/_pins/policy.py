@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, Union
 
 from .._errors import InvalidPinError, UnpinnedHostError
+from .._flags import require_bool
 from .hostnames import as_ip_address, check_dns_name, normalize_hostname
 from .pin import Pin
 from .pinset import PinSet, PinsInput
@@ -156,6 +157,8 @@ class PinPolicy:
     Raises:
         InvalidPinError: a pattern or pin set is malformed, or two patterns
             are the same.
+        ValueError: *allow_unpinned* is not a :class:`bool` (the string
+            ``"false"`` would otherwise connect unlisted hosts unpinned).
 
     Two policies are equal when they map the same patterns to equal pin sets
     and agree on *allow_unpinned*.
@@ -171,6 +174,7 @@ class PinPolicy:
             raise InvalidPinError(
                 rules, "a PinPolicy takes a mapping of host pattern -> pins"
             )
+        allow_unpinned = require_bool(allow_unpinned, "allow_unpinned")
         entries: list[tuple[HostPattern, PinSet]] = []
         seen: dict[tuple[str, str], str] = {}
         for text, value in rules.items():
@@ -206,7 +210,7 @@ class PinPolicy:
             for pattern, pin_set in entries
             if pattern.kind == HostPattern.EXACT
         }
-        self.allow_unpinned = bool(allow_unpinned)
+        self.allow_unpinned = allow_unpinned
         self._everywhere: Optional[PinSet] = None
 
     @classmethod
@@ -339,6 +343,7 @@ class PinPolicy:
             PinConfigError: the file is malformed or uses an unsupported
                 digest; the message names the element and the problem.
             OSError: the file cannot be read.
+            ValueError: *allow_unpinned* is not a :class:`bool`.
             ImportError: defusedxml is missing (``pip install
                 'pinws[android]'``).
         """

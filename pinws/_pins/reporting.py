@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import ssl
 import threading
@@ -24,11 +23,12 @@ from urllib.parse import urlsplit
 
 import certifi
 
+from .._log import get_logger
 from .report import PinFailureReport
 
 __all__ = ["DEDUPLICATION_SECONDS", "MAX_IN_FLIGHT", "ReportSender"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("reports")
 
 DEDUPLICATION_SECONDS = 24 * 60 * 60
 #: Reports one sender may have on their way at once; more are dropped.

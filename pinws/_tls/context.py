@@ -15,6 +15,7 @@ from cryptography import x509
 from OpenSSL import SSL, crypto
 
 from .._errors import TLSHandshakeError
+from .._log import get_logger, log_repeated
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("tls")
 
 ReportSink = Callable[[PinFailureReport], None]
 
@@ -203,7 +204,10 @@ class TLSClient:
         self._debug_ca_digest: Optional[bytes] = None
         if debug_ca is not None:
             self.debug_ca, self._debug_ca_digest = _load_debug_ca(debug_ca)
-            logger.warning(
+            log_repeated(
+                logger,
+                logging.WARNING,
+                ("debug_ca", self.debug_ca),
                 "debug_ca=%s: chains issued by this CA will be accepted WITHOUT "
                 "pin checks; this is for development only",
                 self.debug_ca,

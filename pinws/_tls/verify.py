@@ -31,6 +31,7 @@ from .._errors import (
     PinMismatchError,
     PinningError,
 )
+from .._log import get_logger, log_repeated
 from .._pins.hostnames import as_ip_address
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet
@@ -43,34 +44,40 @@ if TYPE_CHECKING:
 
 __all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
 
-logger = logging.getLogger("pinws")
+logger = get_logger("tls")
 
 # X509_V_ERR_* codes are part of OpenSSL's stable ABI; these are the ones a
-# user meets in practice, worded to say what to do.
+# user meets in practice.
 _VERIFY_ERRORS = {
     2: "the issuer certificate could not be found",
     7: "a certificate signature is invalid",
     9: "the certificate is not yet valid (check the clocks)",
     10: "the certificate has expired",
-    18: "the server's certificate is self-signed and not trusted "
-    "(pin it with pin_only=True, or pass its CA with ca_certs=)",
-    19: "the chain ends in a self-signed certificate that is not trusted "
-    "(pass that CA with ca_certs=)",
-    20: "the issuer is not in the trust store (pass the private CA with "
-    "ca_certs=, or have the server send its intermediate certificates)",
-    21: "the leaf certificate's issuer is not in the trust store "
-    "(pass the private CA with ca_certs=)",
+    18: "the server's certificate is self-signed and not trusted",
+    19: "the chain ends in a self-signed certificate that is not trusted",
+    20: "the issuer is not in the trust store",
+    21: "the leaf certificate's issuer is not in the trust store",
     22: "the certificate chain is too long",
     23: "the certificate has been revoked",
     24: "a CA certificate in the chain is not a valid CA",
     26: "a certificate in the chain is not valid for TLS server use",
     28: "the trust store does not trust this root for server authentication",
 }
+# What a Python caller can do about it (the CLI words its own advice).
+_LIBRARY_ADVICE = {
+    18: "pin it with pin_only=True, or pass its CA with ca_certs=",
+    19: "pass that CA with ca_certs=",
+    20: "pass the private CA with ca_certs=, or have the server send its "
+    "intermediate certificates",
+    21: "pass the private CA with ca_certs=",
+}
 
 
-def describe_verify_error(code: int) -> str:
-    """Words for an OpenSSL X509_V_ERR code."""
-    return _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
+def describe_verify_error(code: int, *, advice: bool = True) -> str:
+    """Words for an OpenSSL X509_V_ERR code; with *advice*, the Python fix."""
+    what = _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
+    fix = _LIBRARY_ADVICE.get(code) if advice else None
+    return f"{what} ({fix})" if fix else what
 
 
 def spki_digest(cert: x509.Certificate) -> bytes:
@@ -182,6 +189,7 @@ class HandshakeVerifier:
                     describe_verify_error(error_code),
                     depth,
                     _subject(cert),
+                    verify_code=error_code,
                 )
             )
             return False
@@ -228,9 +236,9 @@ class HandshakeVerifier:
         self._check_hostname(certs[0])
 
         if self.debug_ca_digest is not None and digests[-1] == self.debug_ca_digest:
+            # On every such connection, as documented; one short line.
             logger.warning(
-                "debug_ca: accepting %s without checking pins%s because its "
-                "chain ends at the development CA %s; never ship this",
+                "debug_ca: %s accepted without pin checks%s (development CA %s)",
                 self.hostname,
                 " or Certificate Transparency" if self.ct is not None else "",
                 _subject(certs[-1]),
@@ -267,10 +275,17 @@ class HandshakeVerifier:
         )
         if enforced:
             raise mismatch
-        logger.warning(
-            "%s pin set: letting the connection proceed despite: %s",
-            "expired" if expired else "report-only",
-            mismatch,
+        why = "expired" if expired else "report-only"
+        log_repeated(
+            logger,
+            logging.WARNING,
+            ("mismatch let through", why, self.hostname, self.port, tuple(digests)),
+            "pin mismatch for %s:%s let through (%s pin set): the verified "
+            "chain's leaf is %s; on_pin_failure gets the full report",
+            self.hostname,
+            self.port,
+            why,
+            self.verified_chain[0].pin,
         )
 
     def _check_ct(self, certs: Sequence[x509.Certificate]) -> None:
@@ -288,6 +303,20 @@ class HandshakeVerifier:
             else:
                 verify_certificate_hostname(leaf, self.hostname)
         except (VerificationError, CertificateError) as exc:
+            literals = _ip_literals_as_dns_names(leaf)
+            if literals:
+                # service-identity refuses the whole certificate, however
+                # many valid names it lists (stock websocket-client accepts
+                # it). Refusing is safe; the message must say why.
+                raise HostnameMismatchError(
+                    self.hostname,
+                    f"the certificate lists the IP address {literals[0]!r} as a "
+                    "DNS name (a dNSName subjectAltName entry, which RFC 6125 "
+                    "forbids), so no name in it is trusted; reissue it with "
+                    f"IP:{literals[0]} as an IP address entry",
+                    0,
+                    _subject(leaf),
+                ) from exc
             names = _names_in(leaf)
             raise HostnameMismatchError(
                 self.hostname,
@@ -328,11 +357,30 @@ class HandshakeVerifier:
         )
 
 
-def _names_in(cert: x509.Certificate) -> list[str]:
+def _san(cert: x509.Certificate) -> Optional[x509.SubjectAlternativeName]:
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        return cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
     except x509.ExtensionNotFound:
+        return None
+
+
+def _ip_literals_as_dns_names(cert: x509.Certificate) -> list[str]:
+    san = _san(cert)
+    if san is None:
         return []
-    names = [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
-    names += [str(a) for a in san.value.get_values_for_type(x509.IPAddress)]
+    return [
+        name
+        for name in san.get_values_for_type(x509.DNSName)
+        if as_ip_address(name) is not None
+    ]
+
+
+def _names_in(cert: x509.Certificate) -> list[str]:
+    san = _san(cert)
+    if san is None:
+        return []
+    names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    names += [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     return names

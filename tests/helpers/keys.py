@@ -33,6 +33,10 @@ def pin_of(key: ec.EllipticCurvePrivateKey) -> str:
 
 
 def _general_name(identity: str) -> x509.GeneralName:
+    if identity.startswith("DNS:"):
+        # Forced into a dNSName entry, even an IP literal (a malformed SAN
+        # some real servers have).
+        return x509.DNSName(identity[4:])
     try:
         return x509.IPAddress(ipaddress.ip_address(identity))
     except ValueError:

@@ -45,6 +45,11 @@ def read_request(sock: socket.socket) -> Optional[bytes]:
     return request
 
 
+def switching_protocols(request: bytes) -> bytes:
+    """The 101 response that accepts *request*'s Sec-WebSocket-Key."""
+    return upgrade_response(request)
+
+
 def upgrade_response(request: bytes, extra_headers: bytes = b"") -> bytes:
     """The 101 answer to the WebSocket upgrade *request* (a request head)."""
     key = b""

@@ -61,6 +61,18 @@ def roundtrip(url: str, **kwargs: object) -> str:
         ws.close()
 
 
+def stop_accepting(listener: socket.socket, thread: threading.Thread) -> None:
+    """Close *listener* and wait for *thread*, blocked in its accept(), to end.
+
+    shutdown() wakes the blocked accept(); close() alone does not, on Linux.
+    """
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+    thread.join(10)
+    assert not thread.is_alive(), "the accept loop did not end"
+
+
 def echo(connection: ServerConnection) -> None:
     for message in connection:
         connection.send(message)
