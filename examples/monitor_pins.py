@@ -26,14 +26,7 @@ OK, WARNING, CRITICAL, UNKNOWN = "OK", "WARNING", "CRITICAL", "UNKNOWN"
 EXIT = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
 WORST_FIRST = (CRITICAL, UNKNOWN, WARNING, OK)
 # `pinws check --json` statuses; anything unknown to this script is UNKNOWN.
-STATE = {
-    "ok": OK,
-    "warning": WARNING,
-    "mismatch": CRITICAL,
-    "critical": CRITICAL,
-    "error": UNKNOWN,
-    "unknown": UNKNOWN,
-}
+STATE = {"ok": OK, "warning": WARNING, "critical": CRITICAL, "unknown": UNKNOWN}
 
 
 def check(arguments: list[str]) -> tuple[str, str]:

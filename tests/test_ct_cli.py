@@ -91,7 +91,8 @@ def test_check_is_critical_when_the_policy_fails(serve: object, name: str) -> No
     )
     assert result.code == 2, str(result)
     document = result.json()
-    assert document["status"] == "ct_failure"
+    assert document["status"] == "critical"
+    assert document["reason"] == "ct_policy"
     assert document["ct"]["passed"] is False
     assert any(f["level"] == "critical" for f in document["findings"])
 
@@ -125,7 +126,7 @@ def test_check_text_shows_each_sct_of_a_failure(serve: object) -> None:
     assert "CRITICAL  Certificate Transparency policy fails" in result.stdout
     assert "LOG NOT ACCEPTABLE" in result.stdout
     assert "the log was retired" in result.stdout
-    assert "result: CRITICAL: CT POLICY FAILURE (exit 2)" in result.stdout
+    assert "result: CRITICAL, ct_policy (exit 2)" in result.stdout
 
 
 def test_a_stale_list_is_flagged(serve: object) -> None:
