@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet, utc_today
+from .._pins.verdict import judge
 from .certinfo import CertDetails, chain_roles, describe_certificate
 from .console import Console
 from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
@@ -137,29 +138,35 @@ def _cert_label(details: CertDetails) -> str:
 def _pin_findings(
     pin_set: PinSet, chain: list[CertDetails], warn_days: int, today: datetime.date
 ) -> tuple[list[Finding], list[CertDetails]]:
+    # The library's own decision, so the command and the client never differ.
+    verdict = judge(
+        [Pin.parse(d.pin).digest for d in chain],
+        pin_set,
+        today=today,
+        warn_days=warn_days,
+    )
     findings: list[Finding] = []
-    matched = [d for d in chain if pin_set.matches(Pin.parse(d.pin).digest)]
-    if matched:
-        for details in matched:
-            findings.append(
-                Finding(
-                    "ok",
-                    "pin_match",
-                    f"pin {details.pin} matches {_cert_label(details)}",
-                )
+    matched = [chain[depth] for depth, _ in verdict.matched]
+    for details in matched:
+        findings.append(
+            Finding(
+                "ok",
+                "pin_match",
+                f"pin {details.pin} matches {_cert_label(details)}",
             )
-    else:
-        extra = []
-        if pin_set.report_only:
-            extra.append("the pin set is report-only: clients would connect and report")
-        elif pin_set.is_expired(today):
-            extra.append("the pin set has expired: clients would connect unpinned")
+        )
+    if not matched:
+        extra = {
+            "report_only_mismatch": " (the pin set is report-only: clients would "
+            "connect and report)",
+            "expired_pin_set_mismatch": " (the pin set has expired: clients would "
+            "connect unpinned)",
+        }.get(verdict.reason, "")
         findings.append(
             Finding(
                 "critical",
                 "pin_mismatch",
-                "no certificate of the verified chain matches a pin"
-                + (f" ({'; '.join(extra)})" if extra else ""),
+                f"no certificate of the verified chain matches a pin{extra}",
                 (
                     "verified chain (leaf first):",
                     *(f"  depth {d.depth}  {d.pin}  {d.subject}" for d in chain),
@@ -169,10 +176,7 @@ def _pin_findings(
             )
         )
 
-    chain_pins = {d.pin for d in chain}
-    pins = [str(pin) for pin in pin_set.pins]
-    backups = [pin for pin in pins if pin not in chain_pins]
-    if len(pins) < 2:
+    if "single_pin" in verdict.warnings:
         findings.append(
             Finding(
                 "warning",
@@ -182,7 +186,7 @@ def _pin_findings(
                 "(pinws pins --key FILE)",
             )
         )
-    elif not backups:
+    elif "no_off_chain_backup" in verdict.warnings:
         findings.append(
             Finding(
                 "warning",
@@ -192,18 +196,19 @@ def _pin_findings(
             )
         )
     else:
+        count = len(verdict.backups)
         findings.append(
             Finding(
                 "ok",
                 "backup_pin",
-                f"{len(backups)} backup pin{'s' if len(backups) != 1 else ''} "
+                f"{count} backup pin{'s' if count != 1 else ''} "
                 "(not in the chain served now)",
             )
         )
 
-    if pin_set.expires is not None:
-        left = (pin_set.expires - today).days
-        if left < 0:
+    left = verdict.expires_in
+    if left is not None:
+        if "pin_set_expired" in verdict.warnings:
             findings.append(
                 Finding(
                     "warning",
@@ -212,7 +217,7 @@ def _pin_findings(
                     "enforce it; ship an updated pin set",
                 )
             )
-        elif left <= warn_days:
+        elif "pin_set_expiring" in verdict.warnings:
             findings.append(
                 Finding(
                     "warning",

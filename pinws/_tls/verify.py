@@ -32,11 +32,13 @@ from .._errors import (
     PinningError,
 )
 from .._log import get_logger, log_repeated
+from .._pins import pinset as pinset_module
 from .._pins.hostnames import as_ip_address
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet
 from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
+from .._pins.verdict import Verdict, judge
 
 if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
@@ -151,6 +153,7 @@ class HandshakeVerifier:
         self.matched_pin: Optional[Pin] = None
         self.verified_chain: tuple[ChainCertificate, ...] = ()
         self.unexpected: Optional[Exception] = None
+        self.verdict: Optional[Verdict] = None
 
     def fail(self, exc: Exception) -> None:
         """Record an exception raised while judging a certificate.
@@ -205,19 +208,15 @@ class HandshakeVerifier:
         digest = spki_digest(cert)
         entry = ChainCertificate(0, _subject(cert), str(Pin(digest)), cert)
         self.verified_chain = (entry,)
-        if self.pin_set is None and self.trust_on_first_use:
-            # First use: the caller stores this key once the handshake is done.
-            self.accepted = True
-            return True
-        assert self.pin_set is not None
-        if self.pin_set.matches(digest):
-            self.matched_pin = Pin(digest)
-            self.accepted = True
-            return True
-        self.report = self._report((cert,), enforced=True, expired=False)
-        raise self._mismatch(
-            self.hostname, (entry,), [str(p) for p in self.pin_set.pins], self.port
-        )
+        if self.pin_set is None and not self.trust_on_first_use:
+            raise CertificateVerificationError(
+                self.hostname, "pin_only=True needs pins for this host"
+            )
+        verdict = self._judge((digest,), pin_only=True)
+        # First use: the caller stores this key once the handshake is done.
+        self._act_on(verdict, (cert,), (digest,))
+        self.accepted = True
+        return True
 
     def _decide_at_leaf(self) -> bool:
         depths = sorted(self._chain)
@@ -235,7 +234,8 @@ class HandshakeVerifier:
         )
         self._check_hostname(certs[0])
 
-        if self.debug_ca_digest is not None and digests[-1] == self.debug_ca_digest:
+        verdict = self._judge(digests)
+        if verdict.reason == "debug_ca":
             # On every such connection, as documented; one short line.
             logger.warning(
                 "debug_ca: %s accepted without pin checks%s (development CA %s)",
@@ -246,34 +246,50 @@ class HandshakeVerifier:
             self.accepted = True
             return True
 
-        self._check_pins(certs, digests)
+        self._act_on(verdict, certs, digests)
         if self.ct is not None:
             self._check_ct(certs)
         self.accepted = True
         return True
 
-    def _check_pins(
-        self, certs: Sequence[x509.Certificate], digests: Sequence[bytes]
+    def _judge(self, digests: Sequence[bytes], *, pin_only: bool = False) -> Verdict:
+        verdict = judge(
+            digests,
+            self.pin_set,
+            today=self._today or pinset_module.utc_today(),
+            pin_only=pin_only,
+            debug_ca_digest=None if pin_only else self.debug_ca_digest,
+            trust_on_first_use=self.trust_on_first_use,
+        )
+        self.verdict = verdict
+        return verdict
+
+    def _act_on(
+        self,
+        verdict: Verdict,
+        certs: Sequence[x509.Certificate],
+        digests: Sequence[bytes],
     ) -> None:
+        """Do what *verdict* says: log, report, refuse."""
         pin_set = self.pin_set
         if pin_set is None:
-            return
-        for digest in digests:
-            if pin_set.matches(digest):
-                self.matched_pin = Pin(digest)
+            return  # unpinned, or first use
+        if verdict.matched:
+            self.matched_pin = verdict.matched_pin
+            if not verdict.backups:
                 pin_set.warn_if_no_offchain_backup(digests)
-                return
-
-        expired = pin_set.warn_if_expired(self._today)
-        enforced = pin_set.is_enforced(self._today)
-        self.report = self._report(certs, enforced=enforced, expired=expired)
+            return
+        expired = "pin_set_expired" in verdict.warnings
+        if expired:
+            pin_set.warn_if_expired(self._today)
+        self.report = self._report(certs, enforced=verdict.enforced, expired=expired)
         mismatch = self._mismatch(
             self.hostname,
             self.verified_chain,
             [str(p) for p in pin_set.pins],
             self.port,
         )
-        if enforced:
+        if not verdict.accepted:
             raise mismatch
         why = "expired" if expired else "report-only"
         log_repeated(
