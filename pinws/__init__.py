@@ -35,7 +35,8 @@ from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
 from ._store.store import PinStore, PinStoreEntry
-from ._transport.socket import ConnectionInterrupted, PinnedSocket
+from ._tls.pinned import PinnedSocket
+from ._transport.socket import ConnectionInterrupted
 from ._version import __version__
 
 __all__ = [

@@ -27,7 +27,7 @@ from .._errors import (
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._tls.context import TLSClient
-from .._transport.socket import PinnedSocket
+from .._transport.socket import TLSStream
 from .errors import CLIError, ExitCode
 from .failures import CRITICAL_REASONS, describe_refusal
 from .proxy import Proxy, open_tunnel
@@ -181,7 +181,7 @@ def fetch_unverified_chain(
         connection.set_tlsext_host_name(normalize_hostname(target.host).encode("ascii"))
     connection.set_connect_state()
     try:
-        PinnedSocket(connection, raw, timeout).do_handshake()
+        TLSStream(connection, raw, timeout).do_handshake()
         chain = connection.get_peer_cert_chain(as_cryptography=True) or []
         version = connection.get_protocol_version_name()
     except WebSocketTimeoutException:

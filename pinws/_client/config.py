@@ -17,7 +17,7 @@ from .._pins.report import PinFailureReport
 from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
-from .._transport.socket import PinnedSocket
+from .._transport.socket import TLSStream
 
 __all__ = [
     "build_tls_client",
@@ -87,7 +87,7 @@ def check_prepared_socket(prepared: object) -> socket.socket:
         ValueError: it is already a TLS socket (pinws must run the handshake
             itself to check the pins), or not a socket at all.
     """
-    if isinstance(prepared, (ssl.SSLSocket, PinnedSocket)):
+    if isinstance(prepared, (ssl.SSLSocket, TLSStream)):
         raise ValueError(
             "socket= must be a plain connected TCP socket: pinws runs the "
             "TLS handshake itself, and cannot vouch for one made elsewhere"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional
 
-from .._transport.socket import PinnedSocket
+from .._transport.socket import TLSStream
 from .._transport.wait import Wakeup, deadline_after, wait_socket
 
 __all__ = ["DrainingDispatcher", "PinnedDispatcher"]
@@ -57,7 +57,7 @@ class PinnedDispatcher:
         check_callback: Callable[[], Any],
     ) -> None:
         """Call *read_callback* whenever data is ready, until the run stops."""
-        if not isinstance(sock, PinnedSocket):
+        if not isinstance(sock, TLSStream):
             return
         wakeup = self.wakeup
         while not wakeup.is_set():
@@ -112,7 +112,7 @@ class DrainingDispatcher:
             while True:
                 if not read_callback():
                     return False
-                if not isinstance(sock, PinnedSocket) or sock.pending() <= 0:
+                if not isinstance(sock, TLSStream) or sock.pending() <= 0:
                     return True
 
         self.inner.read(sock, drain, check_callback)

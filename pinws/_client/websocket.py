@@ -24,8 +24,8 @@ from .._pins.report import PinFailureReport
 from .._store.store import PinStore
 from .._tls.context import TLSClient
 from .._tls.options import parse_sslopt
+from .._tls.pinned import PinnedSocket
 from .._transport.connector import open_connection, route_for
-from .._transport.socket import PinnedSocket
 from .._transport.wait import deadline_after
 from .config import (
     PathArgument,

@@ -20,9 +20,9 @@ from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
 from .._store.lookup import FIRST_USE, RememberedPins
-from .._transport.socket import PinnedSocket
 from .._transport.wait import Wakeup
 from .options import SSLOptions
+from .pinned import HandshakeOutcome, PinnedSocket
 from .verify import HandshakeVerifier, spki_digest
 
 if TYPE_CHECKING:
@@ -460,8 +460,12 @@ class TLSClient:
             pinned.close()
             raise
         self._deliver_report(verifier, self.remembered.report_sink(rule))
-        pinned.verified_chain = verifier.verified_chain
-        pinned.matched_pin = verifier.matched_pin
+        pinned.outcome = HandshakeOutcome(
+            verified_chain=verifier.verified_chain,
+            matched_pin=verifier.matched_pin,
+            verdict=verifier.verdict,
+            ct_verdict=verifier.ct_verdict,
+        )
         logger.debug(
             "pinned TLS connection to %s:%s (%s), matched %s",
             host,

@@ -6,7 +6,7 @@ environment variables -- so that every step (name lookup, TCP connect,
 proxy negotiation) waits with the connection's :class:`Wakeup` in view and
 ``close()`` from another thread ends it at once. The TLS handshake then runs
 over the socket this returns, and websocket-client receives the finished
-:class:`PinnedSocket` as its ``socket=``.
+:class:`pinws.PinnedSocket` as its ``socket=``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""PinnedSocket: the socket websocket-client drives, over memory BIOs.
+"""TLSStream: a thread-safe TLS socket over memory BIOs.
+
+The transport knows nothing of pins: :class:`pinws.PinnedSocket` (in the
+TLS layer) is the TLSStream whose handshake passed pinws's checks, and
+carries their outcome.
+
 
 websocket-client calls ``recv``, ``send``, ``pending``, ``settimeout``,
 ``fileno``, ``shutdown`` and ``close`` on the object ``wrap_socket`` returns,
@@ -36,7 +41,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from OpenSSL import SSL
 from websocket import (
@@ -47,11 +52,7 @@ from websocket import (
 
 from .wait import Readiness, Wakeup, deadline_after, remaining, wait_socket
 
-if TYPE_CHECKING:
-    from .._errors import ChainCertificate
-    from .._pins.pin import Pin
-
-__all__ = ["OUTGOING_LIMIT", "ConnectionInterrupted", "PinnedSocket"]
+__all__ = ["OUTGOING_LIMIT", "ConnectionInterrupted", "TLSStream"]
 
 T = TypeVar("T")
 
@@ -85,11 +86,10 @@ def _closed_error() -> WebSocketConnectionClosedException:
     return ConnectionInterrupted("the connection was closed")
 
 
-class PinnedSocket:
-    """A TLS socket whose handshake passed pinws's checks.
+class TLSStream:
+    """A TLS connection over a socket, usable as a blocking socket.
 
-    Created by pinws for every connection; websocket-client sees it as
-    ``ws.sock``. It behaves as a blocking socket honouring
+    It behaves as a blocking socket honouring
     :meth:`settimeout`, and is safe for one receiving thread plus any number
     of sending threads, with :meth:`close` from any thread.
 
@@ -100,12 +100,6 @@ class PinnedSocket:
         timeout: seconds every blocking call may wait (``None``: no limit).
         wakeup: when set, every wait of this socket ends (with
             :class:`ConnectionInterrupted`).
-
-    Attributes:
-        verified_chain: the chain verified in the handshake, leaf first, as
-            :class:`ChainCertificate` entries.
-        matched_pin: the pin that matched, ``None`` for an unpinned host (or
-            a report-only / expired pin set that did not match).
     """
 
     def __init__(
@@ -149,8 +143,6 @@ class PinnedSocket:
         self._users = 0
         self._release_pending = False
         self._close_deadline: Optional[float] = None
-        self.verified_chain: tuple[ChainCertificate, ...] = ()
-        self.matched_pin: Optional[Pin] = None
         raw.setblocking(False)
 
     # -- handshake -----------------------------------------------------------
@@ -881,7 +873,7 @@ class PinnedSocket:
         self._out.clear()
         self._out_size = 0
 
-    def __enter__(self) -> PinnedSocket:
+    def __enter__(self) -> TLSStream:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -892,4 +884,4 @@ class PinnedSocket:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._fd}"
-        return f"<PinnedSocket {state}>"
+        return f"<{type(self).__name__} {state}>"
