@@ -19,10 +19,12 @@ import pinws
 from helpers.pki import Chain, make_chain
 from helpers.servers import WebSocketServer
 from pinws._pins.policy import as_policy
-from pinws._tls import context as context_module
-from pinws._tls.context import TLSClient, _ContextCache, _verify_callback
+from pinws._tls import contexts as context_module
+from pinws._tls.context import TLSClient
+from pinws._tls.contexts import ContextCache as _ContextCache
 from pinws._tls.options import SSLOptions
 from pinws._tls.verify import HandshakeVerifier
+from pinws._tls.verify import verify_callback as _verify_callback
 
 
 def _client(chain: Chain, ca_file: str, **kwargs: object) -> TLSClient:
@@ -82,7 +84,7 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used() -> None:
     cache.get("b", lambda: build("b"))
     assert built == ["a", "b", "c", "b"]
     assert len(cache._entries) == 2
-    assert len(context_module._CONTEXTS._entries) <= context_module._CONTEXTS._size
+    assert len(context_module.CONTEXTS._entries) <= context_module.CONTEXTS._size
 
 
 def test_contexts_release_idle_buffers(chain: Chain) -> None:

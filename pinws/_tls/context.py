@@ -1,29 +1,24 @@
-"""TLSClient: one client's TLS context, and the pinned handshake it performs."""
+"""TLSClient: the pinned handshake one client performs, with its shared context."""
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Optional, Union
 
-import certifi
-from cryptography import x509
-from OpenSSL import SSL, crypto
+from OpenSSL import SSL
 
 from .._errors import TLSHandshakeError
 from .._log import get_logger, log_repeated
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
-from .._pins.report import PinFailureReport
 from .._store.lookup import FIRST_USE, RememberedPins
 from .._transport.wait import Wakeup
+from .config import PathLike, ReportSink, TLSConfig
+from .contexts import shared_context, ssl_error_reason
 from .options import SSLOptions
 from .pinned import HandshakeOutcome, PinnedSocket
-from .verify import HandshakeVerifier, spki_digest
+from .verify import HandshakeVerifier
 
 if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
@@ -33,115 +28,16 @@ __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 
 logger = get_logger("tls")
 
-ReportSink = Callable[[PinFailureReport], None]
-
 
 class _Unset:
     """The type of an argument's "not given" (``None`` means no timeout)."""
 
 
 _UNSET = _Unset()
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-def _check_path(name: str, path: PathLike) -> str:
-    text = os.fspath(path)
-    if not os.path.exists(text):
-        raise ValueError(f"{name}={text!r}: no such file or directory")
-    return text
-
-
-def _load_debug_ca(path: PathLike) -> tuple[str, bytes]:
-    text = _check_path("debug_ca", path)
-    with open(text, "rb") as handle:
-        data = handle.read()
-    try:
-        cert = x509.load_pem_x509_certificate(data)
-    except ValueError as exc:
-        raise ValueError(f"debug_ca={text!r} is not a PEM certificate: {exc}") from None
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
-        is_ca = constraints.value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
-        raise ValueError(
-            f"debug_ca={text!r} is not a CA certificate (no basicConstraints "
-            "CA:TRUE); give the CA certificate of your debugging proxy"
-        )
-    return text, spki_digest(cert)
-
-
-def _file_identity(path: str) -> Optional[tuple[object, ...]]:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (
-        os.path.abspath(path),
-        stat.st_dev,
-        stat.st_ino,
-        stat.st_size,
-        stat.st_mtime_ns,
-        stat.st_ctime_ns,
-    )
-
-
-class _ContextCache:
-    """The few most recently built TLS contexts, by configuration.
-
-    :func:`pinws.create_connection` builds a :class:`TLSClient` per call;
-    without this, every connection would parse its whole trust store again
-    (a few milliseconds for certifi's bundle, and ~0.7 MB held per
-    connection). The key names every file the context loaded by path,
-    inode, size and change times, so an edited or replaced trust store is
-    loaded afresh. Bounded: the least recently used entry goes first.
-    Sharing is safe: a context holds no per-connection state (sessions are
-    never cached, and verify callback errors stay on each connection's
-    verifier).
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, SSL.Context] = OrderedDict()
-
-    def get(self, key: Hashable, build: Callable[[], SSL.Context]) -> SSL.Context:
-        with self._lock:
-            context = self._entries.get(key)
-            if context is not None:
-                self._entries.move_to_end(key)
-                return context
-        # Built outside the lock: loading a trust store takes milliseconds.
-        context = build()
-        with self._lock:
-            self._entries[key] = context
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return context
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_CONTEXTS = _ContextCache(8)
-
-
-def _ssl_error_reason(exc: SSL.Error) -> str:
-    details = exc.args[0] if exc.args else None
-    if isinstance(details, list):
-        reasons = [entry[-1] for entry in details if isinstance(entry, tuple) and entry]
-        if reasons:
-            return "; ".join(str(r) for r in reasons)
-    if isinstance(exc, SSL.SysCallError):
-        return "the server closed the connection during the TLS handshake"
-    return str(exc) or type(exc).__name__
 
 
 class TLSClient:
-    """The TLS side of one pinned client: a pyOpenSSL context and a policy.
+    """The TLS side of one pinned client: its configuration, context and handshake.
 
     The context (with its parsed trust store) is built once and shared by
     every connection the client opens -- and, through a small cache, by
@@ -149,19 +45,7 @@ class TLSClient:
     differs per connection lives in a :class:`HandshakeVerifier` attached
     to it.
 
-    Args:
-        policy: which pins apply to which host.
-        ca_certs: trust store, a PEM file or a directory of hashed
-            certificates; ``None`` for certifi's bundle.
-        pin_only: accept a server whose leaf key is pinned, with no CA path
-            and no host name check.
-        debug_ca: a development CA whose chains are accepted without pins.
-        on_pin_failure: called with a report for every pin mismatch.
-        report_sink: another receiver of the same reports (``report_uri``).
-        options: the context-shaping part of ``sslopt``.
-        ct: a Certificate Transparency policy checked in every handshake.
-        pin_store: pins remembered per host, for the hosts *policy* does
-            not cover (trust on first use, HPKP headers).
+    Args: as :meth:`TLSConfig.create`.
 
     Raises:
         ValueError: a file does not exist or cannot be loaded, or the options
@@ -181,166 +65,92 @@ class TLSClient:
         ct: Optional[CTPolicy] = None,
         pin_store: Optional[PinStore] = None,
     ) -> None:
-        self.policy = policy
-        self.pin_only = bool(pin_only)
-        if ct is not None and pin_only:
-            raise ValueError(
-                "ct= cannot be combined with pin_only=True: Certificate "
-                "Transparency needs a verified chain, which pin-only skips"
-            )
-        # Per verifier, never part of the shared context's cache key.
-        self.ct = ct
-        self.on_pin_failure = on_pin_failure
-        self.report_sink = report_sink
-        options = options or SSLOptions()
-        self.options = options
-        self._ca_certs_argument = (
-            _check_path("ca_certs", ca_certs) if ca_certs is not None else None
+        config = TLSConfig.create(
+            policy,
+            ca_certs=ca_certs,
+            pin_only=pin_only,
+            debug_ca=debug_ca,
+            on_pin_failure=on_pin_failure,
+            report_sink=report_sink,
+            options=options,
+            ct=ct,
+            pin_store=pin_store,
         )
-        self.ca_certs = self._trust_store(options)
-        if pin_only and debug_ca is not None:
-            raise ValueError("debug_ca= has no meaning with pin_only=True")
-        self.debug_ca: Optional[str] = None
-        self._debug_ca_digest: Optional[bytes] = None
-        if debug_ca is not None:
-            self.debug_ca, self._debug_ca_digest = _load_debug_ca(debug_ca)
+        if config.debug_ca is not None:
             log_repeated(
                 logger,
                 logging.WARNING,
-                ("debug_ca", self.debug_ca),
+                ("debug_ca", config.debug_ca),
                 "debug_ca=%s: chains issued by this CA will be accepted WITHOUT "
                 "pin checks; this is for development only",
-                self.debug_ca,
+                config.debug_ca,
             )
+        self._use(config)
+
+    @classmethod
+    def from_config(cls, config: TLSConfig) -> TLSClient:
+        """The client for an already checked *config*."""
+        client = cls.__new__(cls)
+        client._use(config)
+        return client
+
+    def _use(self, config: TLSConfig) -> None:
+        self.config = config
+        self.ca_certs = config.trust_store()
         self.remembered = RememberedPins(
-            pin_store,
-            policy,
-            pin_only=self.pin_only,
-            debug_ca_digest=self._debug_ca_digest,
+            config.pin_store,
+            config.policy,
+            pin_only=config.pin_only,
+            debug_ca_digest=config.debug_ca_digest,
             ca_certs=self.ca_certs,
         )
-        self._context = self._shared_context()
+        self._context: SSL.Context = shared_context(config.context_spec())
+
+    # What the rest of pinws reads, from the config.
+    @property
+    def policy(self) -> PinPolicy:
+        """Which pins apply to which host."""
+        return self.config.policy
+
+    @property
+    def options(self) -> SSLOptions:
+        """The context-shaping part of ``sslopt``."""
+        return self.config.options
+
+    @property
+    def pin_only(self) -> bool:
+        """Whether only the leaf's key is checked."""
+        return self.config.pin_only
+
+    @property
+    def ct(self) -> Optional[CTPolicy]:
+        """The Certificate Transparency policy, if any."""
+        return self.config.ct
+
+    @property
+    def debug_ca(self) -> Optional[str]:
+        """The development CA's file, if any."""
+        return self.config.debug_ca
+
+    @property
+    def on_pin_failure(self) -> Optional[ReportSink]:
+        """Called with a report for every pin mismatch."""
+        return self.config.on_pin_failure
+
+    @property
+    def report_sink(self) -> Optional[ReportSink]:
+        """Another receiver of the same reports (``report_uri``)."""
+        return self.config.report_sink
 
     def with_options(self, options: SSLOptions) -> TLSClient:
-        """This client with other ``sslopt`` options (itself if they change nothing)."""
-        if options == self.options:
-            return self
-        clone = TLSClient.__new__(TLSClient)
-        clone.__dict__.update(self.__dict__)
-        clone.options = options
-        clone.ca_certs = self._trust_store(options)
-        if options.shapes_context:
-            clone._context = clone._shared_context()
-        return clone
-
-    def _trust_store(self, options: SSLOptions) -> Optional[str]:
-        """The trust store: ``ca_certs=``, or sslopt's, or ``None`` (certifi).
+        """This client with other ``sslopt`` options (itself if they change nothing).
 
         Raises:
-            ValueError: both name one, and not the same; or it does not exist.
+            ValueError: they name a trust store other than ``ca_certs=``.
         """
-        from_sslopt = options.ca_file or options.ca_path
-        if from_sslopt is None:
-            return self._ca_certs_argument
-        if self._ca_certs_argument not in (None, from_sslopt):
-            raise ValueError(
-                "give the trust store either as ca_certs= or in sslopt, not both"
-            )
-        return _check_path("sslopt ca", from_sslopt)
-
-    def _shared_context(self) -> SSL.Context:
-        """This configuration's context: from the cache, or built and cached."""
-        options = self.options
-        if options.certfile is not None:
-            # A client key (and its password) is not kept beyond its client.
-            return self._build_context()
-        files = [] if self.pin_only else [self.ca_certs or certifi.where()]
-        if self.debug_ca is not None:
-            files.append(self.debug_ca)
-        identities = tuple(_file_identity(path) for path in files)
-        if None in identities:
-            return self._build_context()  # let the build name the problem
-        key = (self.pin_only, identities, options.ciphers, options.ecdh_curve)
-        return _CONTEXTS.get(key, self._build_context)
-
-    def _build_context(self) -> SSL.Context:
-        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-        context.set_min_proto_version(SSL.TLS1_2_VERSION)
-        options = SSL.OP_NO_COMPRESSION
-        # No renegotiation: it is the one way SSL_write could need to read,
-        # which would break the socket adapter's one-reader design.
-        options |= getattr(SSL, "OP_NO_RENEGOTIATION", 0)
-        # A missing close_notify is handled by WebSocket's own close frames.
-        options |= getattr(SSL, "OP_IGNORE_UNEXPECTED_EOF", 0)
-        context.set_options(options)
-        # Never resume sessions: a resumed handshake skips certificate
-        # verification, and with it the pin check.
-        context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
-        context.set_options(SSL.OP_NO_TICKET)
-        # Frees OpenSSL's record buffers while a connection is idle (18 KiB
-        # a connection, measured), as CPython's ssl module does (bpo-25672).
-        context.set_mode(SSL.MODE_RELEASE_BUFFERS)
-        if not self.pin_only:
-            self._load_trust_store(context)
-        self._load_client_certificate(context)
-        if self.options.ciphers:
-            try:
-                context.set_cipher_list(self.options.ciphers.encode("ascii"))
-            except SSL.Error as exc:
-                raise ValueError(
-                    f"sslopt['ciphers']={self.options.ciphers!r} selects no "
-                    f"usable cipher: {_ssl_error_reason(exc)}"
-                ) from None
-        if self.options.ecdh_curve:
-            from cryptography.hazmat.primitives.asymmetric import ec
-
-            # OpenSSL's names, as the stdlib's set_ecdh_curve takes them.
-            aliases = {"prime256v1": "secp256r1", "prime192v1": "secp192r1"}
-            name = self.options.ecdh_curve.lower()
-            curve = getattr(ec, aliases.get(name, name).upper(), None)
-            if curve is None:
-                raise ValueError(
-                    f"sslopt['ecdh_curve']={self.options.ecdh_curve!r} is not "
-                    "a known curve name"
-                )
-            context.set_tmp_ecdh(curve())
-        context.set_verify(SSL.VERIFY_PEER, _verify_callback)
-        return context
-
-    def _load_trust_store(self, context: SSL.Context) -> None:
-        location = self.ca_certs or certifi.where()
-        try:
-            if os.path.isdir(location):
-                context.load_verify_locations(None, location)
-            else:
-                context.load_verify_locations(location)
-        except SSL.Error as exc:
-            raise ValueError(
-                f"ca_certs={location!r} could not be loaded as PEM "
-                f"certificates: {_ssl_error_reason(exc)}"
-            ) from None
-        if self.debug_ca is not None:
-            context.load_verify_locations(self.debug_ca)
-
-    def _load_client_certificate(self, context: SSL.Context) -> None:
-        options = self.options
-        if options.certfile is None:
-            return
-        certfile = _check_path("sslopt['certfile']", options.certfile)
-        keyfile = _check_path("sslopt['keyfile']", options.keyfile or certfile)
-        password = options.password
-        if password is not None:
-            secret = password.encode() if isinstance(password, str) else password
-            context.set_passwd_cb(lambda *_: secret)
-        try:
-            context.use_certificate_chain_file(certfile)
-            context.use_privatekey_file(keyfile)
-            context.check_privatekey()
-        except SSL.Error as exc:
-            raise ValueError(
-                f"the client certificate {certfile!r} / key {keyfile!r} could "
-                f"not be loaded: {_ssl_error_reason(exc)}"
-            ) from None
+        if options == self.config.options:
+            return self
+        return TLSClient.from_config(self.config.replace(options=options))
 
     def check_target(self, host: str) -> None:
         """Refuse, before any connection is made, a host with no pins anywhere.
@@ -411,7 +221,7 @@ class TLSClient:
             port=port,
             pin_set=pin_set,
             pin_only=self.pin_only,
-            debug_ca_digest=self._debug_ca_digest,
+            debug_ca_digest=self.config.debug_ca_digest,
             served_chain=lambda: (
                 connection.get_peer_cert_chain(as_cryptography=True) or ()
             ),
@@ -436,7 +246,7 @@ class TLSClient:
                 if verifier.unexpected is not None:
                     raise verifier.unexpected from exc
                 raise TLSHandshakeError(
-                    f"TLS handshake with {host} failed: {_ssl_error_reason(exc)}"
+                    f"TLS handshake with {host} failed: {ssl_error_reason(exc)}"
                 ) from exc
             if isinstance(exc, OSError):
                 raise TLSHandshakeError(
@@ -489,24 +299,6 @@ class TLSClient:
                 sink(report)
             except Exception:
                 logger.exception("pin failure report handler %r failed", sink)
-
-
-def _verify_callback(
-    connection: SSL.Connection, cert: crypto.X509, error_code: int, depth: int, ok: int
-) -> bool:
-    verifier = connection.get_app_data()
-    if not isinstance(verifier, HandshakeVerifier):
-        return False
-    try:
-        return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
-    except Exception as exc:
-        # Kept on this connection's verifier, never left to pyOpenSSL: it
-        # parks callback exceptions on the *context*, and raises them from
-        # the next call of whichever connection of that context comes first
-        # -- another thread's, once contexts are shared. TLSClient.wrap
-        # raises it. False fails the handshake either way.
-        verifier.fail(exc)
-        return False
 
 
 class TargetContext:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from OpenSSL import SSL, crypto
 from service_identity import CertificateError, VerificationError
 from service_identity.cryptography import (
     verify_certificate_hostname,
@@ -44,7 +45,12 @@ if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
     from .._ct.policy import CTVerdict
 
-__all__ = ["HandshakeVerifier", "describe_verify_error", "spki_digest"]
+__all__ = [
+    "HandshakeVerifier",
+    "describe_verify_error",
+    "spki_digest",
+    "verify_callback",
+]
 
 logger = get_logger("tls")
 
@@ -400,3 +406,23 @@ def _names_in(cert: x509.Certificate) -> list[str]:
     names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
     names += [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     return names
+
+
+def verify_callback(
+    connection: SSL.Connection, cert: crypto.X509, error_code: int, depth: int, ok: int
+) -> bool:
+    """OpenSSL's verify callback: hands each certificate to the connection's
+    :class:`HandshakeVerifier` (its app data)."""
+    verifier = connection.get_app_data()
+    if not isinstance(verifier, HandshakeVerifier):
+        return False
+    try:
+        return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
+    except Exception as exc:
+        # Kept on this connection's verifier, never left to pyOpenSSL: it
+        # parks callback exceptions on the *context*, and raises them from
+        # the next call of whichever connection of that context comes first
+        # -- another thread's, once contexts are shared. TLSClient.wrap
+        # raises it. False fails the handshake either way.
+        verifier.fail(exc)
+        return False
