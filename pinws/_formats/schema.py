@@ -16,8 +16,9 @@ The TOML schema (JSON has the same structure, with ``expires`` a
 Every key is checked: an unknown key, a wrong type or a bad value raises
 :class:`PinConfigError` naming the file, the key path (``pin_sets[1].pins[0]``,
 counting from 0) and the problem.
+
 This module checks decoded data against the schema and turns a policy back
-into schema data; :mod:`.pinws_toml` and :mod:`.pinws_json` hold the syntax.
+into schema data; ``pinws_toml.py`` and ``pinws_json.py`` hold the syntax.
 """
 
 from __future__ import annotations

@@ -320,7 +320,7 @@ class PinPolicy:
         return tuple((tuple(texts), pin_set) for texts, pin_set in grouped.values())
 
     @classmethod
-    def from_file(cls, path: PathArgument) -> PinPolicy:
+    def from_file(cls, path: Union[str, os.PathLike[str]]) -> PinPolicy:
         """Load a policy from a TOML or JSON file (chosen by its suffix).
 
         See :doc:`/policy` for the schema.
@@ -335,7 +335,7 @@ class PinPolicy:
     @classmethod
     def from_android_nsc(
         cls,
-        path: PathArgument,
+        path: Union[str, os.PathLike[str]],
         allow_unpinned: bool = False,
     ) -> PinPolicy:
         """Load the ``<pin-set>`` entries of an Android network security config.
