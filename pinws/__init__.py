@@ -30,14 +30,20 @@ from ._errors import (
     TLSHandshakeError,
     UnpinnedHostError,
 )
+from ._formats import POLICY_FILES as _POLICY_FILES
 from ._pins.pin import Pin, spki_pin
 from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
+from ._pins.policy import use_policy_files as _use_policy_files
 from ._pins.report import PinFailureReport
 from ._store.store import PinStore, PinStoreEntry
 from ._tls.pinned import PinnedSocket
 from ._transport.socket import ConnectionInterrupted
 from ._version import __version__
+
+# The pins core imports no file format; PinPolicy.from_file(), to_toml() and
+# the Android methods delegate to pinws._formats through this one hand-over.
+_use_policy_files(_POLICY_FILES)
 
 __all__ = [
     "CTLog",

@@ -33,8 +33,6 @@ from websocket import WebSocketException
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from ._ct.policy import SCTResult
-
 
 def _one_line(text: str) -> str:
     """*text* with every run of white space, line breaks included, one space."""
@@ -56,6 +54,7 @@ __all__ = [
     "PinConfigError",
     "PinMismatchError",
     "PinningError",
+    "SCTResult",
     "StoredPinMismatchError",
     "TLSHandshakeError",
     "UnpinnedHostError",
@@ -473,6 +472,41 @@ class UnpinnedHostError(PinningError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.hostname, self.store_path))
+
+
+@dataclasses.dataclass(frozen=True)
+class SCTResult:
+    """The verdict on one embedded SCT.
+
+    Attributes:
+        log_id: the ID of the log that issued it, base64.
+        log_description: the log's name, ``None`` if the list lacks it.
+        operator: the log's operator, ``None`` if the list lacks the log.
+        timestamp: the SCT's timestamp (aware UTC).
+        status: ``"valid"``, ``"unknown_log"``, ``"invalid_signature"``,
+            ``"log_not_acceptable"`` or ``"future_timestamp"``.
+        detail: why, in words (empty for a valid SCT).
+
+    .. versionadded:: 0.1
+    """
+
+    log_id: str
+    log_description: Optional[str]
+    operator: Optional[str]
+    timestamp: datetime.datetime
+    status: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (the timestamp in RFC 3339)."""
+        return {
+            "log_id": self.log_id,
+            "log_description": self.log_description,
+            "operator": self.operator,
+            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+            "status": self.status,
+            "detail": self.detail,
+        }
 
 
 #: Valid SCTs must come from at least this many different log operators.

@@ -22,12 +22,10 @@ from hypothesis import strategies as st
 
 import pinws
 from pinws import PinConfigError, PinPolicy, PinSet
-from pinws._pins.config import (
-    parse_android_nsc,
-    parse_policy_json,
-    parse_policy_toml,
-    policy_from_mapping,
-)
+from pinws._formats.android import parse_android_nsc
+from pinws._formats.pinws_json import parse_policy_json
+from pinws._formats.pinws_toml import parse_policy_toml
+from pinws._formats.schema import policy_from_mapping
 from pinws._pins.policy import HostPattern
 
 

@@ -127,6 +127,22 @@ def test_spki_pin_of_every_certificate_form() -> None:
     assert pinws.spki_pin(cert) == expected
 
 
+def test_one_spki_digest_for_certificates_keys_and_the_handshake() -> None:
+    from pinws._pins.pin import spki_digest
+    from pinws._tls import verify
+
+    cert = x509.load_pem_x509_certificate(trustme.CA().cert_pem.bytes())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    expected = hashlib.sha256(spki).digest()
+    assert spki_digest(cert) == expected
+    assert spki_digest(cert.public_key()) == expected
+    assert Pin.from_public_key(cert.public_key()).digest == expected
+    # The handshake verifier's name is the same function, not a copy.
+    assert verify.spki_digest is spki_digest
+
+
 def test_spki_pin_of_garbage() -> None:
     with pytest.raises(ValueError, match="PEM or DER"):
         pinws.spki_pin(b"\x00garbage")

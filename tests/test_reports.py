@@ -26,7 +26,7 @@ from helpers.pki import Chain, unrelated_pin
 from helpers.servers import WebSocketServer, running
 from helpers.timing import WAIT
 from pinws import PinFailureReport, PinPolicy, PinSet
-from pinws._pins.reporting import DEDUPLICATION_SECONDS, MAX_IN_FLIGHT, ReportSender
+from pinws._reports.sender import DEDUPLICATION_SECONDS, MAX_IN_FLIGHT, ReportSender
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

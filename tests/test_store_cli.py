@@ -124,7 +124,7 @@ def test_connect_trusts_the_demo_server_on_first_use_and_refuses_its_new_key(
     # Restarted, the server has a new key: refused, and told how to undo it.
     with demo_server() as url:
         code, out, err = tofu_connect(url, store)
-        assert code == 1, err
+        assert code == 2, err  # CRITICAL: the key changed
         assert out == ""
         assert "HAS CHANGED since it was first seen" in err
         assert first["pins"][0] in err

@@ -168,7 +168,7 @@ def build_tls_client(
         raise ValueError("on_pin_failure must be callable")
     sink = None
     if report_uri is not None:
-        from .._pins.reporting import ReportSender
+        from .._reports.sender import ReportSender
 
         sink = ReportSender(report_uri, ca_certs=ca_certs)
     return TLSClient(

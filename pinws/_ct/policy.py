@@ -27,7 +27,7 @@ from typing import Optional
 
 from cryptography import x509
 
-from .._errors import CT_MIN_OPERATORS, describe_ct_failure
+from .._errors import CT_MIN_OPERATORS, SCTResult, describe_ct_failure
 from .._pins.pin import Pin
 from .loglist import CTLog, CTLogList, LogKey
 from .sct import EmbeddedSCT, decode_embedded_scts, signature_verifies, signed_data
@@ -64,41 +64,6 @@ SCT_STATUSES = (
 MIN_OPERATORS = CT_MIN_OPERATORS
 _SHORT_LIVED = datetime.timedelta(days=180)
 _ACCEPTABLE = frozenset(("qualified", "usable", "readonly"))
-
-
-@dataclasses.dataclass(frozen=True)
-class SCTResult:
-    """The verdict on one embedded SCT.
-
-    Attributes:
-        log_id: the ID of the log that issued it, base64.
-        log_description: the log's name, ``None`` if the list lacks it.
-        operator: the log's operator, ``None`` if the list lacks the log.
-        timestamp: the SCT's timestamp (aware UTC).
-        status: ``"valid"``, ``"unknown_log"``, ``"invalid_signature"``,
-            ``"log_not_acceptable"`` or ``"future_timestamp"``.
-        detail: why, in words (empty for a valid SCT).
-
-    .. versionadded:: 0.1
-    """
-
-    log_id: str
-    log_description: Optional[str]
-    operator: Optional[str]
-    timestamp: datetime.datetime
-    status: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form (the timestamp in RFC 3339)."""
-        return {
-            "log_id": self.log_id,
-            "log_description": self.log_description,
-            "operator": self.operator,
-            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
-            "status": self.status,
-            "detail": self.detail,
-        }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,7 @@ __all__ = [
     "Pin",
     "load_certificates",
     "parse_pins",
+    "spki_digest",
     "spki_pin",
 ]
 
@@ -133,11 +134,7 @@ class Pin:
     @classmethod
     def from_public_key(cls, key: PublicKeyTypes) -> Pin:
         """The pin of a public key (its SubjectPublicKeyInfo's SHA-256)."""
-        spki = key.public_bytes(
-            serialization.Encoding.DER,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        return cls.from_spki_der(spki)
+        return cls(spki_digest(key))
 
     @classmethod
     def from_spki_der(cls, spki_der: bytes) -> Pin:
@@ -156,8 +153,8 @@ class Pin:
             ValueError: the input holds no certificate.
         """
         if isinstance(cert, x509.Certificate):
-            return cls.from_public_key(cert.public_key())
-        return cls.from_public_key(load_certificates(cert)[0].public_key())
+            return cls(spki_digest(cert))
+        return cls(spki_digest(load_certificates(cert)[0]))
 
     @property
     def digest(self) -> bytes:
@@ -190,6 +187,20 @@ class Pin:
 
     def __reduce__(self) -> tuple[type[Pin], tuple[bytes]]:
         return (Pin, (self._digest,))
+
+
+def spki_digest(subject: Union[x509.Certificate, PublicKeyTypes]) -> bytes:
+    """SHA-256 of the DER SubjectPublicKeyInfo of a certificate or public key.
+
+    The digest a pin is, and the one place pinws computes it: the handshake
+    verifier, :class:`Pin` and the CLI all come here.
+    """
+    key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
+    spki = key.public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo,
+    )
+    return hashlib.sha256(spki).digest()
 
 
 def _decode_base64(original: str, body: str) -> bytes:

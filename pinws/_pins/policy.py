@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Optional, Union
 
 from .._errors import InvalidPinError, UnpinnedHostError
@@ -15,7 +15,17 @@ from .pinset import PinSet, PinsInput
 if TYPE_CHECKING:
     import os
 
-__all__ = ["HostPattern", "PinPolicy", "PinsArgument", "PolicyMatch", "as_policy"]
+__all__ = [
+    "HostPattern",
+    "PinPolicy",
+    "PinsArgument",
+    "PolicyFiles",
+    "PolicyMatch",
+    "as_policy",
+    "use_policy_files",
+]
+
+PathArgument = Union[str, "os.PathLike[str]"]
 
 
 class HostPattern:
@@ -320,9 +330,7 @@ class PinPolicy:
                 error's attributes) name the file, the key and the problem.
             OSError: the file cannot be read.
         """
-        from .config import load_policy_file
-
-        return load_policy_file(path)
+        return _policy_files().load_policy_file(path)
 
     @classmethod
     def from_android_nsc(
@@ -347,9 +355,7 @@ class PinPolicy:
             ImportError: defusedxml is missing (``pip install
                 'pinws[android]'``).
         """
-        from .config import load_android_nsc
-
-        return load_android_nsc(path, allow_unpinned=allow_unpinned)
+        return _policy_files().load_android_nsc(path, allow_unpinned)
 
     def to_toml(self) -> str:
         """This policy as TOML text that :meth:`from_file` reads back.
@@ -358,9 +364,7 @@ class PinPolicy:
             ValueError: the policy applies one pin set to every host, which
                 a file of host patterns cannot express.
         """
-        from .config import dump_toml
-
-        return dump_toml(self)
+        return _policy_files().dump_toml(self)
 
     def to_json(self) -> str:
         """This policy as JSON text that :meth:`from_file` reads back.
@@ -368,9 +372,7 @@ class PinPolicy:
         Raises:
             ValueError: as :meth:`to_toml`.
         """
-        from .config import dump_json
-
-        return dump_json(self)
+        return _policy_files().dump_json(self)
 
     def to_android_nsc(self) -> str:
         """This policy as an Android ``network_security_config.xml``.
@@ -383,9 +385,7 @@ class PinPolicy:
                 ``*.`` pattern, a report-only pin set, or one pin set for
                 every host.
         """
-        from .config import dump_android_nsc
-
-        return dump_android_nsc(self)
+        return _policy_files().dump_android_nsc(self)
 
     def _comparable(self) -> tuple[object, ...]:
         rules = frozenset((pattern.key, pin_set) for pattern, pin_set in self._given)
@@ -404,6 +404,41 @@ class PinPolicy:
             return f"PinPolicy.for_all_hosts({self._everywhere!r})"
         rules = ", ".join(f"{text!r}: {pin_set!r}" for text, pin_set in self.rules)
         return f"PinPolicy({{{rules}}}, allow_unpinned={self.allow_unpinned})"
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyFiles:
+    """The file formats :class:`PinPolicy` reads and writes (``pinws._formats``).
+
+    The pins core reads and writes no file and imports no file format
+    (``tests/test_architecture.py`` checks that), so the formats are handed
+    to it once, by ``pinws/__init__.py``, through :func:`use_policy_files`.
+    """
+
+    load_policy_file: Callable[[PathArgument], PinPolicy]
+    load_android_nsc: Callable[[PathArgument, bool], PinPolicy]
+    dump_toml: Callable[[PinPolicy], str]
+    dump_json: Callable[[PinPolicy], str]
+    dump_android_nsc: Callable[[PinPolicy], str]
+
+
+# Import-time wiring, set once by pinws/__init__.py (not a setting).
+_policy_files_given: Optional[PolicyFiles] = None
+
+
+def use_policy_files(files: PolicyFiles) -> None:
+    """Hand :class:`PinPolicy` the file formats its file methods delegate to."""
+    global _policy_files_given
+    _policy_files_given = files
+
+
+def _policy_files() -> PolicyFiles:
+    if _policy_files_given is None:
+        raise RuntimeError(
+            "PinPolicy's file formats are not wired: pinws/__init__.py passes "
+            "pinws._formats.POLICY_FILES to use_policy_files()"
+        )
+    return _policy_files_given
 
 
 PinsArgument = Union[PinPolicy, PinSet, PinsInput]

@@ -215,7 +215,7 @@ class RememberedPins:
         with self._senders_lock:
             sender = self._senders.get(uri)
             if sender is None:
-                from .._pins.reporting import ReportSender
+                from .._reports.sender import ReportSender
 
                 try:
                     sender = ReportSender(uri, ca_certs=self.ca_certs)

@@ -11,13 +11,11 @@ one byte of the WebSocket upgrade request is ever written to that peer.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Optional
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL, crypto
 from service_identity import CertificateError, VerificationError
 from service_identity.cryptography import (
@@ -35,7 +33,7 @@ from .._errors import (
 from .._log import get_logger, log_repeated
 from .._pins import pinset as pinset_module
 from .._pins.hostnames import as_ip_address
-from .._pins.pin import Pin
+from .._pins.pin import Pin, spki_digest
 from .._pins.pinset import PinSet
 from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
@@ -86,16 +84,6 @@ def describe_verify_error(code: int, *, advice: bool = True) -> str:
     what = _VERIFY_ERRORS.get(code, f"certificate verification error {code}")
     fix = _LIBRARY_ADVICE.get(code) if advice else None
     return f"{what} ({fix})" if fix else what
-
-
-def spki_digest(cert: x509.Certificate) -> bytes:
-    """SHA-256 of *cert*'s DER SubjectPublicKeyInfo."""
-    return hashlib.sha256(
-        cert.public_key().public_bytes(
-            serialization.Encoding.DER,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-    ).digest()
 
 
 def _subject(cert: x509.Certificate) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import certifi
 
 from .._log import get_logger
-from .report import PinFailureReport
+from .._pins.report import PinFailureReport
 
 __all__ = ["DEDUPLICATION_SECONDS", "MAX_IN_FLIGHT", "ReportSender"]
 

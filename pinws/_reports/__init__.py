@@ -1,0 +1,1 @@
+"""Sending pin failure reports: the HTTP side of ``report_uri``."""
