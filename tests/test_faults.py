@@ -34,6 +34,7 @@ from helpers.faults import (
 from helpers.pki import Chain, unrelated_pin
 from helpers.servers import running
 from helpers.timing import SCALE, WAIT
+from pinws._client.hooks import CLOSE_GRACE
 
 #: The timeout create_connection is given.
 TIMEOUT = 1.0 * SCALE
@@ -41,10 +42,10 @@ TIMEOUT = 1.0 * SCALE
 SLACK = 3.0 * SCALE
 #: The contract: close() + join(1) is True.
 JOIN = 1.0
-#: After a protocol error websocket-client sends a close frame and waits
-#: this long (its close() default) for the answer of a server that has
-#: already broken the protocol: an app with no timeout may take that long.
-CLOSE_WAIT = 3.0
+#: After a protocol error the app sends its close frame (1002/1007) and
+#: waits this long for the answer of a server that has already broken the
+#: protocol (websocket-client alone would wait 3 s).
+CLOSE_WAIT = CLOSE_GRACE
 
 STALLS = [name for name, fault in FAULTS.items() if fault.stage is not None]
 FAILURES = [name for name, fault in FAULTS.items() if fault.stage is None]
