@@ -561,8 +561,32 @@ class TLSStream:
                 if self._timeout == 0:
                     self._try_flush()
                     continue
-                self._flush(self._timeout)
+                if not self._send_now():
+                    self._flush(self._timeout)
         return total
+
+    def _send_now(self) -> bool:
+        """The common case of a flush, in one go: nothing else queued, and the
+        socket takes it all. Returns whether it did; if not, :meth:`_flush`
+        carries on from where this left off."""
+        with self._lock:
+            out = self._out
+            if self._flushing or len(out) != 1 or self._out_offset:
+                return False
+            head = out[0]
+            self._flushing = True
+        sent = 0
+        try:
+            sent = self._send_raw(head)
+        finally:
+            with self._lock:
+                self._consume(sent)
+                done = not self._out
+                self._flushing = False
+                if self._flush_waiters:
+                    assert self._flushed is not None
+                    self._flushed.notify_all()
+        return done
 
     def sendall(
         self, data: Union[bytes, bytearray, memoryview], flags: int = 0
