@@ -35,6 +35,7 @@ from ._pins.pinset import PinSet
 from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.report import PinFailureReport
 from ._store.store import PinStore, PinStoreEntry
+from ._tls.fetch import FetchedChain, fetch_verified_chain
 from ._transport.socket import ConnectionInterrupted, PinnedSocket
 from ._version import __version__
 
@@ -47,6 +48,7 @@ __all__ = [
     "CertificateVerificationError",
     "ChainCertificate",
     "ConnectionInterrupted",
+    "FetchedChain",
     "HostnameMismatchError",
     "InsecureRedirectError",
     "InvalidPinError",
@@ -69,5 +71,6 @@ __all__ = [
     "UnpinnedHostError",
     "__version__",
     "create_connection",
+    "fetch_verified_chain",
     "spki_pin",
 ]
