@@ -10,13 +10,14 @@ with a machine-readable ``reason``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 from typing import Any, Optional
 
+from .._ct.loglist import CTLogList
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet, utc_today
 from .._pins.verdict import judge
+from .._tls.fetch import FetchedChain
 from .certinfo import CertDetails, chain_roles, describe_certificate
 from .console import Console
 from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
@@ -32,6 +33,8 @@ from .options import (
 from .pinsource import PinSource, load_pin_source
 from .probe import ProbeError, fetch_unverified_chain, fetch_verified_chain
 from .proxy import Proxy, parse_proxy
+from .render import render, sct_lines
+from .results import CheckFailure, CheckResult, Finding, PinSetStatus
 from .target import Target, parse_target
 
 __all__ = ["add_parser", "run"]
@@ -103,28 +106,6 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     add_common_options(options)
     parser.set_defaults(run=run, quiet_library=True)
     return parser
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One line of the verdict.
-
-    Attributes:
-        level: ``"ok"``, ``"info"``, ``"warning"`` or ``"critical"``.
-        reason: a machine-readable word for it (``pin_match``,
-            ``no_backup_pin``, ``certificate_expiring``, ...).
-        message: what was found.
-        details: extra lines (the chain and pins, for a mismatch).
-    """
-
-    level: str
-    reason: str
-    message: str
-    details: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"level": self.level, "reason": self.reason, "message": self.message}
 
 
 def _days(count: int) -> str:
@@ -276,7 +257,7 @@ def _expiry_findings(
 
 def _ct_finding(report: CTReport) -> Finding:
     verdict = report.verdict
-    details = tuple(report.sct_lines())
+    details = tuple(sct_lines(report))
     if report.stale:
         details += (
             f"the log list is {report.logs.age(report.now).days} days old; "
@@ -303,54 +284,43 @@ def _status(findings: list[Finding]) -> tuple[str, ExitCode, str]:
     return "ok", ExitCode.OK, "ok"
 
 
-def usage_error_json(message: str) -> dict[str, Any]:
-    """The ``--json`` document for a command line that did not parse."""
-    return {
-        "url": None,
-        "status": "unknown",
-        "exit_code": int(ExitCode.UNKNOWN),
-        "reason": "usage",
-        "error": message,
-    }
+def usage_failure(message: str) -> CheckFailure:
+    """The result of a command line that did not parse (``--json`` shows it)."""
+    return CheckFailure(None, "unknown", ExitCode.UNKNOWN, "usage", message)
 
 
 def _failure(
     args: argparse.Namespace,
-    console: Console,
     target: Optional[Target],
     proxy: Optional[Proxy],
     exc: CLIError,
-) -> None:
-    """Say why the check could not pass, as JSON or a result line."""
+) -> CheckFailure:
+    """Why the check could not pass; with --json, the chain seen, if any."""
     status = "critical" if exc.code == ExitCode.CRITICAL else "unknown"
-    if not args.json:
-        console.print(f"result: {status.upper()}, {exc.reason} (exit {int(exc.code)})")
-        return
-    document: dict[str, Any] = {
-        "url": target.url if target else args.url,
-        "status": status,
-        "exit_code": int(exc.code),
-        "reason": exc.reason,
-        "error": exc.message,
-    }
-    if target is not None and isinstance(exc, ProbeError) and exc.verification_failed:
+    seen = None
+    if (
+        args.json
+        and target is not None
+        and isinstance(exc, ProbeError)
+        and exc.verification_failed
+    ):
         # A chain was seen, though it did not verify: show it, marked.
         try:
-            seen = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
+            sent = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
         except CLIError:
             pass
         else:
-            roles = chain_roles(len(seen.chain), verified=False)
-            document["chain_verified"] = False
-            document["chain"] = [
-                describe_certificate(cert, depth=depth, role=roles[depth]).as_dict()
-                for depth, cert in enumerate(seen.chain)
-            ]
-    console.json(document)
+            roles = chain_roles(len(sent.chain), verified=False)
+            seen = tuple(
+                describe_certificate(cert, depth=depth, role=roles[depth])
+                for depth, cert in enumerate(sent.chain)
+            )
+    url = target.url if target else args.url
+    return CheckFailure(url, status, exc.code, exc.reason, exc.message, seen)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``pinws check``."""
+    """Run ``pinws check``: parse, compute, render."""
     target: Optional[Target] = None
     proxy: Optional[Proxy] = None
     try:
@@ -370,8 +340,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
             target, ca_certs=ca_certs_option(args), proxy=proxy, timeout=args.timeout
         )
     except CLIError as exc:
-        _failure(args, console, target, proxy, exc)
+        render(console, _failure(args, target, proxy, exc), json_output=args.json)
         raise
+    result = _check(args, target, proxy, source, pin_set, pattern, logs, handshake)
+    render(console, result, json_output=args.json)
+    return result.exit_code
+
+
+def _check(
+    args: argparse.Namespace,
+    target: Target,
+    proxy: Optional[Proxy],
+    source: Optional[PinSource],
+    pin_set: Optional[PinSet],
+    pattern: Optional[str],
+    logs: Optional[CTLogList],
+    handshake: FetchedChain,
+) -> CheckResult:
+    """The verdict on a chain that verified."""
     roles = chain_roles(len(handshake.chain), verified=True)
     chain = [
         describe_certificate(entry.certificate, depth=entry.depth, role=role)
@@ -397,64 +383,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
         findings.append(_ct_finding(ct))
     findings += _expiry_findings(chain, matched, args.warn_days)
     status, code, reason = _status(findings)
-
-    if args.json:
-        console.json(
-            {
-                "url": target.url,
-                "host": target.host,
-                "port": target.port,
-                "status": status,
-                "exit_code": int(code),
-                "reason": reason,
-                "tls_version": handshake.tls_version,
-                "pins_from": source.description if source else None,
-                "pattern": pattern,
-                "pins": [str(p) for p in pin_set.pins] if pin_set else [],
-                "pin_set": None
-                if pin_set is None
-                else {
-                    "expires": pin_set.expires.isoformat() if pin_set.expires else None,
-                    "expired": pin_set.is_expired(today),
-                    "report_only": pin_set.report_only,
-                },
-                "matched": [
-                    {"pin": d.pin, "depth": d.depth, "subject": d.subject}
-                    for d in matched
-                ],
-                "warn_days": args.warn_days,
-                "findings": [finding.as_dict() for finding in findings],
-                "chain_verified": True,
-                "chain": [details.as_dict() for details in chain],
-                "ct": ct.as_dict() if ct is not None else None,
-            }
-        )
-        return code
-
-    style = console.style
-    marks = {
-        "ok": style.good("ok      "),
-        "info": style.dim("info    "),
-        "warning": style.warn("warning "),
-        "critical": style.bad("CRITICAL"),
-    }
-    where = f"{target.authority}, {handshake.tls_version}"
-    if proxy is not None:
-        where += f", through {proxy.authority}"
-    lines = [f"{style.bold(target.url)}  ({where})"]
-    if source is not None:
-        pins_from = source.description + (f', pattern "{pattern}"' if pattern else "")
-        lines.append(f"  pins: {pins_from}")
-    if ct is not None:
-        lines.append(f"  CT log list: {ct.logs.source}")
-    for finding in findings:
-        lines.append(f"  {marks[finding.level]}  {finding.message}")
-        lines += [f"            {line}" for line in finding.details]
-    verdict = {
-        "ok": style.good("OK"),
-        "warning": style.warn(f"WARNING, {reason}"),
-        "critical": style.bad(f"CRITICAL, {reason}"),
-    }[status]
-    lines.append(f"result: {verdict} (exit {int(code)})")
-    console.lines(lines)
-    return code
+    return CheckResult(
+        target=target,
+        proxy=proxy.authority if proxy is not None else None,
+        tls_version=handshake.tls_version,
+        pins_from=source.description if source else None,
+        pattern=pattern,
+        pins=tuple(str(p) for p in pin_set.pins) if pin_set else (),
+        pin_set=None
+        if pin_set is None
+        else PinSetStatus(
+            pin_set.expires, pin_set.is_expired(today), pin_set.report_only
+        ),
+        matched=tuple(matched),
+        warn_days=args.warn_days,
+        findings=tuple(findings),
+        chain=tuple(chain),
+        ct=ct,
+        status=status,
+        exit_code=code,
+        reason=reason,
+    )
