@@ -148,7 +148,7 @@ def fetch_verified_chain(
         chain = pinws.fetch_verified_chain("example.com")
         print(chain.pins)  # leaf, intermediate(s), root
 
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """
     if sock is not None and proxy is not None:
         sock.close()
