@@ -9,8 +9,9 @@ what a pinned client would match its pins against.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
-from typing import Optional
+from typing import Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -18,7 +19,7 @@ from cryptography import x509
 from .._errors import ChainCertificate
 from .._pins.policy import PinPolicy
 from .._transport.connector import Route, open_connection
-from .context import PathLike, TLSClient
+from .context import TLSClient
 
 __all__ = ["FetchedChain", "fetch_verified_chain", "proxy_route", "verify_only_policy"]
 
@@ -105,7 +106,7 @@ def fetch_verified_chain(
     host: str,
     port: int = 443,
     *,
-    ca_certs: Optional[PathLike] = None,
+    ca_certs: Optional[Union[str, os.PathLike[str]]] = None,
     timeout: Optional[float] = DEFAULT_TIMEOUT,
     proxy: Optional[str] = None,
     sock: Optional[socket.socket] = None,
