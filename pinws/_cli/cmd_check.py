@@ -10,18 +10,22 @@ with a machine-readable ``reason``.
 from __future__ import annotations
 
 import argparse
-import datetime
 from typing import Any, Optional
 
 from .._ct.loglist import CTLogList
-from .._pins.pin import Pin
 from .._pins.pinset import PinSet, utc_today
-from .._pins.verdict import judge
 from .._tls.fetch import FetchedChain
 from .certinfo import CertDetails, chain_roles, describe_certificate
 from .console import Console
-from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
+from .ctinfo import add_ct_option, judge_chain, load_log_list
 from .errors import CLIError, ExitCode, UsageError
+from .findings import (
+    ct_finding,
+    expiry_findings,
+    pin_findings,
+    unpinned_finding,
+    verdict_status,
+)
 from .options import (
     add_common_options,
     add_json_option,
@@ -33,7 +37,7 @@ from .options import (
 from .pinsource import PinSource, load_pin_source
 from .probe import ProbeError, fetch_unverified_chain, fetch_verified_chain
 from .proxy import Proxy, parse_proxy
-from .render import render, sct_lines
+from .render import render
 from .results import CheckFailure, CheckResult, Finding, PinSetStatus
 from .target import Target, parse_target
 
@@ -106,182 +110,6 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     add_common_options(options)
     parser.set_defaults(run=run, quiet_library=True)
     return parser
-
-
-def _days(count: int) -> str:
-    return f"{count} day{'s' if count != 1 else ''}"
-
-
-def _cert_label(details: CertDetails) -> str:
-    return f"depth {details.depth} ({details.role}, {details.subject})"
-
-
-def _pin_findings(
-    pin_set: PinSet, chain: list[CertDetails], warn_days: int, today: datetime.date
-) -> tuple[list[Finding], list[CertDetails]]:
-    # The library's own decision, so the command and the client never differ.
-    verdict = judge(
-        [Pin.parse(d.pin).digest for d in chain],
-        pin_set,
-        today=today,
-        warn_days=warn_days,
-    )
-    findings: list[Finding] = []
-    matched = [chain[depth] for depth, _ in verdict.matched]
-    for details in matched:
-        findings.append(
-            Finding(
-                "ok",
-                "pin_match",
-                f"pin {details.pin} matches {_cert_label(details)}",
-            )
-        )
-    if not matched:
-        extra = {
-            "report_only_mismatch": " (the pin set is report-only: clients would "
-            "connect and report)",
-            "expired_pin_set_mismatch": " (the pin set has expired: clients would "
-            "connect unpinned)",
-        }.get(verdict.reason, "")
-        findings.append(
-            Finding(
-                "critical",
-                "pin_mismatch",
-                f"no certificate of the verified chain matches a pin{extra}",
-                (
-                    "verified chain (leaf first):",
-                    *(f"  depth {d.depth}  {d.pin}  {d.subject}" for d in chain),
-                    "configured pins:",
-                    *(f"  {pin}" for pin in pin_set.pins),
-                ),
-            )
-        )
-
-    if "single_pin" in verdict.warnings:
-        findings.append(
-            Finding(
-                "warning",
-                "no_backup_pin",
-                "the pin set has a single pin and no backup: if that key is lost "
-                "or rotated, clients are locked out; add the pin of a backup key "
-                "(pinws pins --key FILE)",
-            )
-        )
-    elif "no_off_chain_backup" in verdict.warnings:
-        findings.append(
-            Finding(
-                "warning",
-                "no_off_chain_backup",
-                "every pin is a key of the chain served now, so there is no backup "
-                "key: add the pin of a key not in use yet (pinws pins --key FILE)",
-            )
-        )
-    else:
-        count = len(verdict.backups)
-        findings.append(
-            Finding(
-                "ok",
-                "backup_pin",
-                f"{count} backup pin{'s' if count != 1 else ''} "
-                "(not in the chain served now)",
-            )
-        )
-
-    left = verdict.expires_in
-    if left is not None:
-        if "pin_set_expired" in verdict.warnings:
-            findings.append(
-                Finding(
-                    "warning",
-                    "pin_set_expired",
-                    f"the pin set expired on {pin_set.expires}: clients no longer "
-                    "enforce it; ship an updated pin set",
-                )
-            )
-        elif "pin_set_expiring" in verdict.warnings:
-            findings.append(
-                Finding(
-                    "warning",
-                    "pin_set_expiring",
-                    f"the pin set expires in {_days(left)} ({pin_set.expires}), "
-                    f"within --warn-days {warn_days}",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    "ok",
-                    "pin_set_expiry",
-                    f"the pin set expires on {pin_set.expires} (in {_days(left)})",
-                )
-            )
-    if pin_set.report_only:
-        findings.append(
-            Finding(
-                "info",
-                "pin_set_report_only",
-                "the pin set is report-only (not enforced)",
-            )
-        )
-    return findings, matched
-
-
-def _expiry_findings(
-    chain: list[CertDetails], matched: list[CertDetails], warn_days: int
-) -> list[Finding]:
-    findings = []
-    for details in chain:
-        pinned = " (the certificate that matches a pin)" if details in matched else ""
-        when = f"{details.not_after:%Y-%m-%d}"
-        if details.days_left <= warn_days:
-            findings.append(
-                Finding(
-                    "warning",
-                    "certificate_expiring",
-                    f"{_cert_label(details)}{pinned} expires in "
-                    f"{_days(details.days_left)} ({when}), within --warn-days "
-                    f"{warn_days}",
-                )
-            )
-        elif pinned or details.depth == 0:
-            findings.append(
-                Finding(
-                    "ok",
-                    "certificate_expiry",
-                    f"{_cert_label(details)}{pinned} expires in "
-                    f"{_days(details.days_left)} ({when})",
-                )
-            )
-    return findings
-
-
-def _ct_finding(report: CTReport) -> Finding:
-    verdict = report.verdict
-    details = tuple(sct_lines(report))
-    if report.stale:
-        details += (
-            f"the log list is {report.logs.age(report.now).days} days old; "
-            "get a fresh one",
-        )
-    if verdict.passed:
-        return Finding(
-            "ok", "ct_policy", f"Certificate Transparency: {verdict.reason}", details
-        )
-    return Finding(
-        "critical",
-        "ct_policy",
-        f"Certificate Transparency policy fails: {verdict.reason}",
-        details,
-    )
-
-
-def _status(findings: list[Finding]) -> tuple[str, ExitCode, str]:
-    """The verdict: status, exit code and the reason of the worst finding."""
-    for level, code in (("critical", ExitCode.CRITICAL), ("warning", ExitCode.WARNING)):
-        for finding in findings:
-            if finding.level == level:
-                return level, code, finding.reason
-    return "ok", ExitCode.OK, "ok"
 
 
 def usage_failure(message: str) -> CheckFailure:
@@ -367,22 +195,15 @@ def _check(
     findings: list[Finding] = []
     matched: list[CertDetails] = []
     if pin_set is not None:
-        pin_findings, matched = _pin_findings(pin_set, chain, args.warn_days, today)
-        findings += pin_findings
+        found, matched = pin_findings(pin_set, chain, args.warn_days, today)
+        findings += found
     elif source is not None:  # (without one, Certificate Transparency alone)
-        findings.append(
-            Finding(
-                "warning",
-                "host_not_pinned",
-                f"{source.description} has no pins for {target.host!r} and allows "
-                "unpinned hosts: clients connect to it without pinning",
-            )
-        )
+        findings.append(unpinned_finding(source.description, target.host))
     ct = judge_chain(handshake.chain, logs) if logs is not None else None
     if ct is not None:
-        findings.append(_ct_finding(ct))
-    findings += _expiry_findings(chain, matched, args.warn_days)
-    status, code, reason = _status(findings)
+        findings.append(ct_finding(ct))
+    findings += expiry_findings(chain, matched, args.warn_days)
+    status, code, reason = verdict_status(findings)
     return CheckResult(
         target=target,
         proxy=proxy.authority if proxy is not None else None,
