@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Sequence
 from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from .._errors import ChainCertificate
 from .._pins.pin import Pin
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "chain_roles",
     "describe_certificate",
     "describe_key",
+    "describe_sent_chain",
+    "describe_verified_chain",
 ]
 
 # NIST names are what people search for; OpenSSL's are what x509 reports.
@@ -163,4 +167,24 @@ def describe_certificate(
         names=_names(cert),
         is_ca=_is_ca(cert),
         certificate=cert,
+    )
+
+
+def describe_verified_chain(
+    chain: Sequence[ChainCertificate],
+) -> tuple[CertDetails, ...]:
+    """The details of a verified chain (leaf first, up to the trust anchor)."""
+    roles = chain_roles(len(chain), verified=True)
+    return tuple(
+        describe_certificate(entry.certificate, depth=entry.depth, role=role)
+        for entry, role in zip(chain, roles)
+    )
+
+
+def describe_sent_chain(chain: Sequence[x509.Certificate]) -> tuple[CertDetails, ...]:
+    """The details of the certificates a server sent, unverified, in its order."""
+    roles = chain_roles(len(chain), verified=False)
+    return tuple(
+        describe_certificate(cert, depth=depth, role=roles[depth])
+        for depth, cert in enumerate(chain)
     )

@@ -15,7 +15,7 @@ from typing import Any, Optional
 from .._ct.loglist import CTLogList
 from .._pins.pinset import PinSet, utc_today
 from .._tls.fetch import FetchedChain
-from .certinfo import CertDetails, chain_roles, describe_certificate
+from .certinfo import CertDetails, describe_sent_chain, describe_verified_chain
 from .console import Console
 from .ctinfo import add_ct_option, judge_chain, load_log_list
 from .errors import CLIError, ExitCode, UsageError
@@ -138,11 +138,7 @@ def _failure(
         except CLIError:
             pass
         else:
-            roles = chain_roles(len(sent.chain), verified=False)
-            seen = tuple(
-                describe_certificate(cert, depth=depth, role=roles[depth])
-                for depth, cert in enumerate(sent.chain)
-            )
+            seen = describe_sent_chain(sent.chain)
     url = target.url if target else args.url
     return CheckFailure(url, status, exc.code, exc.reason, exc.message, seen)
 
@@ -186,11 +182,7 @@ def _check(
     handshake: FetchedChain,
 ) -> CheckResult:
     """The verdict on a chain that verified."""
-    roles = chain_roles(len(handshake.chain), verified=True)
-    chain = [
-        describe_certificate(entry.certificate, depth=entry.depth, role=role)
-        for entry, role in zip(handshake.chain, roles)
-    ]
+    chain = describe_verified_chain(handshake.chain)
     today = utc_today()
     findings: list[Finding] = []
     matched: list[CertDetails] = []
@@ -219,7 +211,7 @@ def _check(
         matched=tuple(matched),
         warn_days=args.warn_days,
         findings=tuple(findings),
-        chain=tuple(chain),
+        chain=chain,
         ct=ct,
         status=status,
         exit_code=code,

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from .._ct.loglist import CTLogList
 from .advice import suggest
-from .certinfo import chain_roles, describe_certificate
+from .certinfo import describe_sent_chain, describe_verified_chain
 from .console import Console
 from .ctinfo import add_ct_option, judge_chain, load_log_list
 from .errors import CLIError, ExitCode, UsageError
@@ -155,32 +155,22 @@ def _server_chain(
                 ) from exc
             raise
         unverified = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
-        roles = chain_roles(len(unverified.chain), verified=False)
-        chain = tuple(
-            describe_certificate(cert, depth=depth, role=roles[depth])
-            for depth, cert in enumerate(unverified.chain)
-        )
         return ServerChain(
             target,
             via,
             unverified.tls_version,
             verified=False,
             verification_error=exc.message,
-            chain=chain,
+            chain=describe_sent_chain(unverified.chain),
             ct_requested=logs is not None,
         )
-    roles = chain_roles(len(handshake.chain), verified=True)
-    chain = tuple(
-        describe_certificate(entry.certificate, depth=entry.depth, role=role)
-        for entry, role in zip(handshake.chain, roles)
-    )
     return ServerChain(
         target,
         via,
         handshake.tls_version,
         verified=True,
         verification_error=None,
-        chain=chain,
+        chain=describe_verified_chain(handshake.chain),
         ct=judge_chain(handshake.chain, logs) if logs is not None else None,
         ct_requested=logs is not None,
     )

@@ -9,6 +9,7 @@ command and a client never differ.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 
 from .._pins.pin import Pin
 from .._pins.pinset import PinSet
@@ -37,8 +38,16 @@ def _cert_label(details: CertDetails) -> str:
 
 
 def pin_findings(
-    pin_set: PinSet, chain: list[CertDetails], warn_days: int, today: datetime.date
+    pin_set: PinSet,
+    chain: Sequence[CertDetails],
+    warn_days: int,
+    today: datetime.date,
 ) -> tuple[list[Finding], list[CertDetails]]:
+    """The pin findings: a match (or the mismatch), backups, the set's expiry.
+
+    Returns:
+        the findings, and the certificates of *chain* that match a pin.
+    """
     # The library's own decision, so the command and the client never differ.
     verdict = judge(
         [Pin.parse(d.pin).digest for d in chain],
@@ -157,8 +166,9 @@ def unpinned_finding(pins_from: str, host: str) -> Finding:
 
 
 def expiry_findings(
-    chain: list[CertDetails], matched: list[CertDetails], warn_days: int
+    chain: Sequence[CertDetails], matched: Sequence[CertDetails], warn_days: int
 ) -> list[Finding]:
+    """A finding per certificate expiring within *warn_days*, and the pinned one's."""
     findings = []
     for details in chain:
         pinned = " (the certificate that matches a pin)" if details in matched else ""
@@ -186,6 +196,7 @@ def expiry_findings(
 
 
 def ct_finding(report: CTReport) -> Finding:
+    """The Certificate Transparency verdict, with a line per SCT."""
     verdict = report.verdict
     details = tuple(sct_lines(report))
     if report.stale:
