@@ -20,10 +20,10 @@ from cryptography import x509
 from OpenSSL import SSL
 from websocket import WebSocketTimeoutException
 
-from .._errors import CertificateVerificationError, PinningError
+# The public API, as a user's script would call it.
+from .. import CertificateVerificationError, FetchedChain, PinningError
+from .. import fetch_verified_chain as library_fetch
 from .._pins.hostnames import as_ip_address, normalize_hostname
-from .._tls.fetch import FetchedChain
-from .._tls.fetch import fetch_verified_chain as library_fetch
 from .._transport.socket import PinnedSocket
 from .errors import CLIError, ExitCode
 from .failures import CRITICAL_REASONS, describe_refusal
