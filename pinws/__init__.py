@@ -37,6 +37,7 @@ from ._pins.policy import PinPolicy, PolicyMatch
 from ._pins.policy import use_policy_files as _use_policy_files
 from ._pins.report import PinFailureReport
 from ._store.store import PinStore, PinStoreEntry
+from ._tls.fetch import FetchedChain, fetch_verified_chain
 from ._tls.pinned import PinnedSocket
 from ._transport.socket import ConnectionInterrupted
 from ._version import __version__
@@ -54,6 +55,7 @@ __all__ = [
     "CertificateVerificationError",
     "ChainCertificate",
     "ConnectionInterrupted",
+    "FetchedChain",
     "HostnameMismatchError",
     "InsecureRedirectError",
     "InvalidPinError",
@@ -76,5 +78,6 @@ __all__ = [
     "UnpinnedHostError",
     "__version__",
     "create_connection",
+    "fetch_verified_chain",
     "spki_pin",
 ]

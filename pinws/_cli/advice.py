@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Optional
 
 from .certinfo import CertDetails
 from .keyfiles import FileItem
@@ -42,15 +42,6 @@ class Choice:
     why: str
     depth: Optional[int] = None
     source: Optional[str] = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        result: dict[str, Any] = {"pin": self.pin, "why": self.why}
-        if self.depth is not None:
-            result["depth"] = self.depth
-        if self.source is not None:
-            result["source"] = self.source
-        return result
 
 
 @dataclasses.dataclass(frozen=True)

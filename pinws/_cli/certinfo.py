@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Optional
+from collections.abc import Sequence
+from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from .._errors import ChainCertificate
 from .._pins.pin import Pin
-from .style import Style
 
 __all__ = [
     "CertDetails",
@@ -19,7 +20,8 @@ __all__ = [
     "chain_roles",
     "describe_certificate",
     "describe_key",
-    "render_certificate",
+    "describe_sent_chain",
+    "describe_verified_chain",
 ]
 
 # NIST names are what people search for; OpenSSL's are what x509 reports.
@@ -96,28 +98,6 @@ class CertDetails:
         """The certificate's canonical pin."""
         return self.key.pin
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (dates as RFC 3339 UTC strings)."""
-        return {
-            "depth": self.depth,
-            "role": self.role,
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "not_before": _rfc3339(self.not_before),
-            "not_after": _rfc3339(self.not_after),
-            "days_left": self.days_left,
-            "key_type": self.key.type,
-            "key_size": self.key.size,
-            "key": self.key.label,
-            "names": list(self.names),
-            "is_ca": self.is_ca,
-            "pin": self.pin,
-        }
-
-
-def _rfc3339(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
@@ -190,30 +170,21 @@ def describe_certificate(
     )
 
 
-def validity_text(details: CertDetails, style: Style) -> str:
-    """``2025-01-01 to 2026-01-01 (365 days left)``, or the expired form."""
-    span = f"{details.not_before:%Y-%m-%d} to {details.not_after:%Y-%m-%d}"
-    days = details.days_left
-    if days < 0:
-        return f"{span} ({style.bad(f'EXPIRED {-days} days ago')})"
-    if details.not_before > _utc_now():
-        return f"{span} ({style.bad('NOT YET VALID')})"
-    left = f"{days} day{'s' if days != 1 else ''} left"
-    return f"{span} ({style.warn(left) if days < 30 else left})"
+def describe_verified_chain(
+    chain: Sequence[ChainCertificate],
+) -> tuple[CertDetails, ...]:
+    """The details of a verified chain (leaf first, up to the trust anchor)."""
+    roles = chain_roles(len(chain), verified=True)
+    return tuple(
+        describe_certificate(entry.certificate, depth=entry.depth, role=role)
+        for entry, role in zip(chain, roles)
+    )
 
 
-def render_certificate(
-    details: CertDetails, style: Style, indent: str = "  "
-) -> list[str]:
-    """Human-readable lines describing one certificate."""
-    where = f"depth {details.depth}  " if details.depth is not None else ""
-    lines = [f"{indent}{style.bold(where + details.role)}"]
-    inner = indent + "  "
-    lines.append(f"{inner}subject  {details.subject}")
-    lines.append(f"{inner}issuer   {details.issuer}")
-    lines.append(f"{inner}valid    {validity_text(details, style)}")
-    lines.append(f"{inner}key      {details.key.label}")
-    if details.names:
-        lines.append(f"{inner}names    {', '.join(details.names)}")
-    lines.append(f"{inner}pin      {style.pin(details.pin)}")
-    return lines
+def describe_sent_chain(chain: Sequence[x509.Certificate]) -> tuple[CertDetails, ...]:
+    """The details of the certificates a server sent, unverified, in its order."""
+    roles = chain_roles(len(chain), verified=False)
+    return tuple(
+        describe_certificate(cert, depth=depth, role=roles[depth])
+        for depth, cert in enumerate(chain)
+    )

@@ -10,17 +10,22 @@ with a machine-readable ``reason``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import datetime
 from typing import Any, Optional
 
-from .._pins.pin import Pin
+from .._ct.loglist import CTLogList
 from .._pins.pinset import PinSet, utc_today
-from .._pins.verdict import judge
-from .certinfo import CertDetails, chain_roles, describe_certificate
+from .._tls.fetch import FetchedChain
+from .certinfo import CertDetails, describe_sent_chain, describe_verified_chain
 from .console import Console
-from .ctinfo import CTReport, add_ct_option, judge_chain, load_log_list
+from .ctinfo import add_ct_option, judge_chain, load_log_list
 from .errors import CLIError, ExitCode, UsageError
+from .findings import (
+    ct_finding,
+    expiry_findings,
+    pin_findings,
+    unpinned_finding,
+    verdict_status,
+)
 from .options import (
     add_common_options,
     add_json_option,
@@ -32,6 +37,8 @@ from .options import (
 from .pinsource import PinSource, load_pin_source
 from .probe import ProbeError, fetch_unverified_chain, fetch_verified_chain
 from .proxy import Proxy, parse_proxy
+from .render import render
+from .results import CheckFailure, CheckResult, Finding, PinSetStatus
 from .target import Target, parse_target
 
 __all__ = ["add_parser", "run"]
@@ -105,252 +112,39 @@ def add_parser(subparsers: Any, formatter: Any) -> argparse.ArgumentParser:
     return parser
 
 
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """One line of the verdict.
-
-    Attributes:
-        level: ``"ok"``, ``"info"``, ``"warning"`` or ``"critical"``.
-        reason: a machine-readable word for it (``pin_match``,
-            ``no_backup_pin``, ``certificate_expiring``, ...).
-        message: what was found.
-        details: extra lines (the chain and pins, for a mismatch).
-    """
-
-    level: str
-    reason: str
-    message: str
-    details: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"level": self.level, "reason": self.reason, "message": self.message}
-
-
-def _days(count: int) -> str:
-    return f"{count} day{'s' if count != 1 else ''}"
-
-
-def _cert_label(details: CertDetails) -> str:
-    return f"depth {details.depth} ({details.role}, {details.subject})"
-
-
-def _pin_findings(
-    pin_set: PinSet, chain: list[CertDetails], warn_days: int, today: datetime.date
-) -> tuple[list[Finding], list[CertDetails]]:
-    # The library's own decision, so the command and the client never differ.
-    verdict = judge(
-        [Pin.parse(d.pin).digest for d in chain],
-        pin_set,
-        today=today,
-        warn_days=warn_days,
-    )
-    findings: list[Finding] = []
-    matched = [chain[depth] for depth, _ in verdict.matched]
-    for details in matched:
-        findings.append(
-            Finding(
-                "ok",
-                "pin_match",
-                f"pin {details.pin} matches {_cert_label(details)}",
-            )
-        )
-    if not matched:
-        extra = {
-            "report_only_mismatch": " (the pin set is report-only: clients would "
-            "connect and report)",
-            "expired_pin_set_mismatch": " (the pin set has expired: clients would "
-            "connect unpinned)",
-        }.get(verdict.reason, "")
-        findings.append(
-            Finding(
-                "critical",
-                "pin_mismatch",
-                f"no certificate of the verified chain matches a pin{extra}",
-                (
-                    "verified chain (leaf first):",
-                    *(f"  depth {d.depth}  {d.pin}  {d.subject}" for d in chain),
-                    "configured pins:",
-                    *(f"  {pin}" for pin in pin_set.pins),
-                ),
-            )
-        )
-
-    if "single_pin" in verdict.warnings:
-        findings.append(
-            Finding(
-                "warning",
-                "no_backup_pin",
-                "the pin set has a single pin and no backup: if that key is lost "
-                "or rotated, clients are locked out; add the pin of a backup key "
-                "(pinws pins --key FILE)",
-            )
-        )
-    elif "no_off_chain_backup" in verdict.warnings:
-        findings.append(
-            Finding(
-                "warning",
-                "no_off_chain_backup",
-                "every pin is a key of the chain served now, so there is no backup "
-                "key: add the pin of a key not in use yet (pinws pins --key FILE)",
-            )
-        )
-    else:
-        count = len(verdict.backups)
-        findings.append(
-            Finding(
-                "ok",
-                "backup_pin",
-                f"{count} backup pin{'s' if count != 1 else ''} "
-                "(not in the chain served now)",
-            )
-        )
-
-    left = verdict.expires_in
-    if left is not None:
-        if "pin_set_expired" in verdict.warnings:
-            findings.append(
-                Finding(
-                    "warning",
-                    "pin_set_expired",
-                    f"the pin set expired on {pin_set.expires}: clients no longer "
-                    "enforce it; ship an updated pin set",
-                )
-            )
-        elif "pin_set_expiring" in verdict.warnings:
-            findings.append(
-                Finding(
-                    "warning",
-                    "pin_set_expiring",
-                    f"the pin set expires in {_days(left)} ({pin_set.expires}), "
-                    f"within --warn-days {warn_days}",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    "ok",
-                    "pin_set_expiry",
-                    f"the pin set expires on {pin_set.expires} (in {_days(left)})",
-                )
-            )
-    if pin_set.report_only:
-        findings.append(
-            Finding(
-                "info",
-                "pin_set_report_only",
-                "the pin set is report-only (not enforced)",
-            )
-        )
-    return findings, matched
-
-
-def _expiry_findings(
-    chain: list[CertDetails], matched: list[CertDetails], warn_days: int
-) -> list[Finding]:
-    findings = []
-    for details in chain:
-        pinned = " (the certificate that matches a pin)" if details in matched else ""
-        when = f"{details.not_after:%Y-%m-%d}"
-        if details.days_left <= warn_days:
-            findings.append(
-                Finding(
-                    "warning",
-                    "certificate_expiring",
-                    f"{_cert_label(details)}{pinned} expires in "
-                    f"{_days(details.days_left)} ({when}), within --warn-days "
-                    f"{warn_days}",
-                )
-            )
-        elif pinned or details.depth == 0:
-            findings.append(
-                Finding(
-                    "ok",
-                    "certificate_expiry",
-                    f"{_cert_label(details)}{pinned} expires in "
-                    f"{_days(details.days_left)} ({when})",
-                )
-            )
-    return findings
-
-
-def _ct_finding(report: CTReport) -> Finding:
-    verdict = report.verdict
-    details = tuple(report.sct_lines())
-    if report.stale:
-        details += (
-            f"the log list is {report.logs.age(report.now).days} days old; "
-            "get a fresh one",
-        )
-    if verdict.passed:
-        return Finding(
-            "ok", "ct_policy", f"Certificate Transparency: {verdict.reason}", details
-        )
-    return Finding(
-        "critical",
-        "ct_policy",
-        f"Certificate Transparency policy fails: {verdict.reason}",
-        details,
-    )
-
-
-def _status(findings: list[Finding]) -> tuple[str, ExitCode, str]:
-    """The verdict: status, exit code and the reason of the worst finding."""
-    for level, code in (("critical", ExitCode.CRITICAL), ("warning", ExitCode.WARNING)):
-        for finding in findings:
-            if finding.level == level:
-                return level, code, finding.reason
-    return "ok", ExitCode.OK, "ok"
-
-
-def usage_error_json(message: str) -> dict[str, Any]:
-    """The ``--json`` document for a command line that did not parse."""
-    return {
-        "url": None,
-        "status": "unknown",
-        "exit_code": int(ExitCode.UNKNOWN),
-        "reason": "usage",
-        "error": message,
-    }
+def usage_failure(message: str) -> CheckFailure:
+    """The result of a command line that did not parse (``--json`` shows it)."""
+    return CheckFailure(None, "unknown", ExitCode.UNKNOWN, "usage", message)
 
 
 def _failure(
     args: argparse.Namespace,
-    console: Console,
     target: Optional[Target],
     proxy: Optional[Proxy],
     exc: CLIError,
-) -> None:
-    """Say why the check could not pass, as JSON or a result line."""
+) -> CheckFailure:
+    """Why the check could not pass; with --json, the chain seen, if any."""
     status = "critical" if exc.code == ExitCode.CRITICAL else "unknown"
-    if not args.json:
-        console.print(f"result: {status.upper()}, {exc.reason} (exit {int(exc.code)})")
-        return
-    document: dict[str, Any] = {
-        "url": target.url if target else args.url,
-        "status": status,
-        "exit_code": int(exc.code),
-        "reason": exc.reason,
-        "error": exc.message,
-    }
-    if target is not None and isinstance(exc, ProbeError) and exc.verification_failed:
+    seen = None
+    if (
+        args.json
+        and target is not None
+        and isinstance(exc, ProbeError)
+        and exc.verification_failed
+    ):
         # A chain was seen, though it did not verify: show it, marked.
         try:
-            seen = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
+            sent = fetch_unverified_chain(target, proxy=proxy, timeout=args.timeout)
         except CLIError:
             pass
         else:
-            roles = chain_roles(len(seen.chain), verified=False)
-            document["chain_verified"] = False
-            document["chain"] = [
-                describe_certificate(cert, depth=depth, role=roles[depth]).as_dict()
-                for depth, cert in enumerate(seen.chain)
-            ]
-    console.json(document)
+            seen = describe_sent_chain(sent.chain)
+    url = target.url if target else args.url
+    return CheckFailure(url, status, exc.code, exc.reason, exc.message, seen)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``pinws check``."""
+    """Run ``pinws check``: parse, compute, render."""
     target: Optional[Target] = None
     proxy: Optional[Proxy] = None
     try:
@@ -370,91 +164,56 @@ def run(args: argparse.Namespace, console: Console) -> int:
             target, ca_certs=ca_certs_option(args), proxy=proxy, timeout=args.timeout
         )
     except CLIError as exc:
-        _failure(args, console, target, proxy, exc)
+        render(console, _failure(args, target, proxy, exc), json_output=args.json)
         raise
-    roles = chain_roles(len(handshake.chain), verified=True)
-    chain = [
-        describe_certificate(entry.certificate, depth=entry.depth, role=role)
-        for entry, role in zip(handshake.chain, roles)
-    ]
+    result = _check(args, target, proxy, source, pin_set, pattern, logs, handshake)
+    render(console, result, json_output=args.json)
+    return result.exit_code
+
+
+def _check(
+    args: argparse.Namespace,
+    target: Target,
+    proxy: Optional[Proxy],
+    source: Optional[PinSource],
+    pin_set: Optional[PinSet],
+    pattern: Optional[str],
+    logs: Optional[CTLogList],
+    handshake: FetchedChain,
+) -> CheckResult:
+    """The verdict on a chain that verified."""
+    chain = describe_verified_chain(handshake.chain)
     today = utc_today()
     findings: list[Finding] = []
     matched: list[CertDetails] = []
     if pin_set is not None:
-        pin_findings, matched = _pin_findings(pin_set, chain, args.warn_days, today)
-        findings += pin_findings
+        found, matched = pin_findings(pin_set, chain, args.warn_days, today)
+        findings += found
     elif source is not None:  # (without one, Certificate Transparency alone)
-        findings.append(
-            Finding(
-                "warning",
-                "host_not_pinned",
-                f"{source.description} has no pins for {target.host!r} and allows "
-                "unpinned hosts: clients connect to it without pinning",
-            )
-        )
+        findings.append(unpinned_finding(source.description, target.host))
     ct = judge_chain(handshake.chain, logs) if logs is not None else None
     if ct is not None:
-        findings.append(_ct_finding(ct))
-    findings += _expiry_findings(chain, matched, args.warn_days)
-    status, code, reason = _status(findings)
-
-    if args.json:
-        console.json(
-            {
-                "url": target.url,
-                "host": target.host,
-                "port": target.port,
-                "status": status,
-                "exit_code": int(code),
-                "reason": reason,
-                "tls_version": handshake.tls_version,
-                "pins_from": source.description if source else None,
-                "pattern": pattern,
-                "pins": [str(p) for p in pin_set.pins] if pin_set else [],
-                "pin_set": None
-                if pin_set is None
-                else {
-                    "expires": pin_set.expires.isoformat() if pin_set.expires else None,
-                    "expired": pin_set.is_expired(today),
-                    "report_only": pin_set.report_only,
-                },
-                "matched": [
-                    {"pin": d.pin, "depth": d.depth, "subject": d.subject}
-                    for d in matched
-                ],
-                "warn_days": args.warn_days,
-                "findings": [finding.as_dict() for finding in findings],
-                "chain_verified": True,
-                "chain": [details.as_dict() for details in chain],
-                "ct": ct.as_dict() if ct is not None else None,
-            }
-        )
-        return code
-
-    style = console.style
-    marks = {
-        "ok": style.good("ok      "),
-        "info": style.dim("info    "),
-        "warning": style.warn("warning "),
-        "critical": style.bad("CRITICAL"),
-    }
-    where = f"{target.authority}, {handshake.tls_version}"
-    if proxy is not None:
-        where += f", through {proxy.authority}"
-    lines = [f"{style.bold(target.url)}  ({where})"]
-    if source is not None:
-        pins_from = source.description + (f', pattern "{pattern}"' if pattern else "")
-        lines.append(f"  pins: {pins_from}")
-    if ct is not None:
-        lines.append(f"  CT log list: {ct.logs.source}")
-    for finding in findings:
-        lines.append(f"  {marks[finding.level]}  {finding.message}")
-        lines += [f"            {line}" for line in finding.details]
-    verdict = {
-        "ok": style.good("OK"),
-        "warning": style.warn(f"WARNING, {reason}"),
-        "critical": style.bad(f"CRITICAL, {reason}"),
-    }[status]
-    lines.append(f"result: {verdict} (exit {int(code)})")
-    console.lines(lines)
-    return code
+        findings.append(ct_finding(ct))
+    findings += expiry_findings(chain, matched, args.warn_days)
+    status, code, reason = verdict_status(findings)
+    return CheckResult(
+        target=target,
+        proxy=proxy.authority if proxy is not None else None,
+        tls_version=handshake.tls_version,
+        pins_from=source.description if source else None,
+        pattern=pattern,
+        pins=tuple(str(p) for p in pin_set.pins) if pin_set else (),
+        pin_set=None
+        if pin_set is None
+        else PinSetStatus(
+            pin_set.expires, pin_set.is_expired(today), pin_set.report_only
+        ),
+        matched=tuple(matched),
+        warn_days=args.warn_days,
+        findings=tuple(findings),
+        chain=chain,
+        ct=ct,
+        status=status,
+        exit_code=code,
+        reason=reason,
+    )

@@ -9,7 +9,6 @@ seconds pass without a message -- before it closes the connection.
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime
 import os
 import queue
@@ -36,6 +35,8 @@ from .options import (
 )
 from .pinsource import load_pin_source
 from .proxy import parse_proxy
+from .render import render
+from .results import Closed, Connected, Message
 from .target import parse_target
 
 __all__ = ["add_parser", "run"]
@@ -43,7 +44,6 @@ __all__ = ["add_parser", "run"]
 DEFAULT_LINGER = 2.0
 # After asking the worker to close, how long the closing handshake may take.
 _CLOSE_GRACE = 5.0
-_BINARY_PREVIEW = 256
 
 DESCRIPTION = """\
 Open a pinned WebSocket connection and talk to it, like wscat or
@@ -138,10 +138,6 @@ def _check_headers(headers: list[str]) -> list[str]:
     return checked
 
 
-def _timestamp() -> str:
-    return datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3]
-
-
 class _Session:
     """The console's state, shared by the main thread and the app's worker.
 
@@ -161,26 +157,12 @@ class _Session:
         self.store_note: Optional[Callable[[Any], str]] = None
 
     def show(self, direction: str, message: Union[str, bytes]) -> None:
-        if self.as_json:
-            record: dict[str, Any] = {
-                "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                "direction": "received" if direction == "<" else "sent",
-            }
-            if isinstance(message, bytes):
-                record["type"] = "binary"
-                record["data_base64"] = base64.b64encode(message).decode("ascii")
-            else:
-                record["type"] = "text"
-                record["data"] = message
-            self.console.json_line(record)
-            return
-        if isinstance(message, bytes):
-            preview = message[:_BINARY_PREVIEW].hex()
-            more = "..." if len(message) > _BINARY_PREVIEW else ""
-            text = f"[binary, {len(message)} bytes] {preview}{more}"
-        else:
-            text = message
-        self.console.print(f"{_timestamp()} {direction} {text}")
+        when = datetime.datetime.now(datetime.timezone.utc)
+        render(
+            self.console,
+            Message(direction, message, when),
+            json_output=self.as_json,
+        )
 
     # -- the app's callbacks (worker thread) -----------------------------------
 
@@ -189,21 +171,17 @@ class _Session:
         ws = app.sock
         chain = {entry.pin: entry for entry in ws.verified_chain}
         matched = str(ws.matched_pin) if ws.matched_pin is not None else None
-        where = ""
-        if matched is not None and matched in chain:
-            entry = chain[matched]
-            where = f" at depth {entry.depth} ({entry.subject})"
-        details = [ws.sock.version()]
-        subprotocol = ws.getsubprotocol()
-        if subprotocol:
-            details.append(f"subprotocol {subprotocol}")
-        pinned = f"pin {matched} matched{where}" if matched else "not pinned"
-        note = self.store_note(ws) if self.store_note is not None else ""
-        if note:
-            pinned = f"{pinned}; {note}" if matched else note
-        self.console.note(
-            f"pinws connect: connected to {app.url} ({', '.join(details)}); {pinned}"
+        entry = chain.get(matched) if matched is not None else None
+        connected = Connected(
+            app.url,
+            ws.sock.version(),
+            subprotocol=ws.getsubprotocol() or None,
+            matched_pin=matched,
+            matched_depth=entry.depth if entry is not None else None,
+            matched_subject=entry.subject if entry is not None else None,
+            store_note=self.store_note(ws) if self.store_note is not None else "",
         )
+        render(self.console, connected)
         self.events.put(("open", None))
 
     def on_message(self, app: Any, message: Union[str, bytes]) -> None:
@@ -451,12 +429,7 @@ def _outcome(session: _Session, console: Console, ca_certs: Optional[str]) -> in
         error, websocket.WebSocketConnectionClosedException
     ):
         raise CLIError(f"the connection failed: {_describe(error)}")
-    status = session.close_status
-    if status is not None:
-        reason = f" {session.close_reason}" if session.close_reason else ""
-        console.note(f"pinws connect: connection closed ({status}{reason})")
-    else:
-        console.note("pinws connect: connection closed")
+    render(console, Closed(session.close_status, session.close_reason))
     return ExitCode.OK
 
 

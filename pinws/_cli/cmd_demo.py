@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import shutil
 import signal
 import tempfile
@@ -27,6 +26,8 @@ from typing import Any, Optional
 from .console import Console
 from .errors import CLIError, ExitCode
 from .options import add_common_options, add_json_option, non_negative_int
+from .render import render
+from .results import DemoServer
 
 __all__ = ["add_parser", "run"]
 
@@ -303,18 +304,17 @@ def _serve(args: argparse.Namespace, console: Console, directory: str) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        pins = {
-            "leaf": pki.leaf_pin,
-            "intermediate": pki.intermediate_pin,
-            "root": pki.root_pin,
-            "backup": pki.backup_pin,
-        }
-        if args.json:
-            console.print(
-                json.dumps({"url": server.url, "ca_file": pki.ca_file, "pins": pins})
-            )
-        else:
-            _print_serve_help(console, server.url, pki.ca_file, pins)
+        served = DemoServer(
+            server.url,
+            pki.ca_file,
+            (
+                ("leaf", pki.leaf_pin),
+                ("intermediate", pki.intermediate_pin),
+                ("root", pki.root_pin),
+                ("backup", pki.backup_pin),
+            ),
+        )
+        render(console, served, json_output=args.json)
         while True:
             # Idle until a signal: sleep() is interrupted by SIGINT and
             # SIGTERM everywhere, where Event.wait() is not on Windows.
@@ -325,34 +325,3 @@ def _serve(args: argparse.Namespace, console: Console, directory: str) -> int:
         signal.signal(signal.SIGTERM, previous)
         server.close()
     return ExitCode.OK
-
-
-def _print_serve_help(
-    console: Console, url: str, ca_file: str, pins: dict[str, str]
-) -> None:
-    style = console.style
-    pin_args = f"--pin {pins['intermediate']} --pin {pins['backup']}"
-    console.lines(
-        [
-            style.bold("pinws demo server (echo), pinned, on loopback"),
-            f"  URL      {url}",
-            f"  CA file  {ca_file}",
-            f"  pins     {style.pin(pins['leaf'])}  leaf",
-            f"           {style.pin(pins['intermediate'])}  intermediate CA",
-            f"           {style.pin(pins['root'])}  root CA",
-            f"           {style.pin(pins['backup'])}  backup key (not in use)",
-            "",
-            "Try, in another terminal:",
-            f"  pinws pins {url} --ca-certs {ca_file}",
-            f"  pinws check {url} --ca-certs {ca_file} {pin_args}",
-            f"  pinws connect {url} --ca-certs {ca_file} {pin_args}",
-            "",
-            "Trust on first use, as SSH does (a device with no pins to give):",
-            f"  pinws connect {url} --pin-only --store known_pins.json "
-            "--trust-on-first-use",
-            "Then restart this server -- it makes a new key each time -- and run",
-            "the same command again: the changed key is refused.",
-            "",
-            "Ctrl-C stops the server.",
-        ]
-    )

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
-from typing import Any, Optional
+from typing import Any, Callable
 
-from .._store.store import PinStore, PinStoreEntry, entry_as_dict
+from .._store.store import PinStore, PinStoreEntry
 from .console import Console
 from .errors import CLIError, ExitCode, UsageError
 from .options import add_common_options, add_json_option
+from .render import render
+from .results import (
+    RememberedHost,
+    Result,
+    StoreEntryAdded,
+    StoreForgotten,
+    StoreListing,
+)
 
 __all__ = ["add_parser", "add_store_option", "open_store", "run"]
 
@@ -132,82 +140,42 @@ def _date(text: str) -> datetime.date:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``pinws store ...``."""
+    """Run ``pinws store ...``: parse, compute, render."""
     if args.store_command is None:
         raise UsageError("choose a command: list, add or forget", "pinws store")
     store = open_store(args.store)
     try:
-        if args.store_command == "list":
-            return _list(store, args, console)
-        if args.store_command == "add":
-            return _add(store, args, console)
-        return _forget(store, args, console)
+        result = _COMMANDS[args.store_command](store, args)
     except (OSError, ValueError) as exc:  # InvalidPinError included
         raise CLIError(str(exc)) from exc
-
-
-def _as_json(entry: PinStoreEntry) -> dict[str, Any]:
-    return {"host": entry.host, **entry_as_dict(entry)}
-
-
-def _when(moment: Optional[datetime.datetime]) -> str:
-    if moment is None:
-        return "never"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _describe(entry: PinStoreEntry, console: Console) -> list[str]:
-    style = console.style
-    details = [entry.source, f"first seen {_when(entry.first_seen)}"]
-    if entry.expires is not None:
-        expired = " (expired)" if entry.is_expired() else ""
-        details.append(f"expires {_when(entry.expires)}{expired}")
-    if entry.include_subdomains:
-        details.append("and subdomains")
-    if entry.report_only:
-        details.append("report-only")
-    if entry.report_uri:
-        details.append(f"reports to {entry.report_uri}")
-    lines = [f"{style.bold(entry.host)}  {', '.join(details)}"]
-    lines += [f"  {style.pin(pin)}" for pin in entry.pins]
-    return lines
-
-
-def _list(store: PinStore, args: argparse.Namespace, console: Console) -> int:
-    entries = store.entries()
-    if args.json:
-        console.json({"store": store.path, "entries": [_as_json(e) for e in entries]})
-        return ExitCode.OK
-    if not entries:
-        console.note(f"pinws store: {store.path} remembers no host")
-        return ExitCode.OK
-    lines: list[str] = []
-    for entry in entries:
-        lines += _describe(entry, console)
-    console.lines(lines)
+    render(console, result, json_output=args.json)
     return ExitCode.OK
 
 
-def _add(store: PinStore, args: argparse.Namespace, console: Console) -> int:
+def _remembered(entry: PinStoreEntry) -> RememberedHost:
+    return RememberedHost(entry, entry.is_expired())
+
+
+def _list(store: PinStore, args: argparse.Namespace) -> Result:
+    return StoreListing(store.path, tuple(map(_remembered, store.entries())))
+
+
+def _add(store: PinStore, args: argparse.Namespace) -> Result:
     entry = store.add(
         args.host,
         args.pins,
         expires=args.expires,
         include_subdomains=args.include_subdomains,
     )
-    if args.json:
-        console.json(_as_json(entry))
-    else:
-        console.lines(_describe(entry, console))
-    return ExitCode.OK
+    return StoreEntryAdded(_remembered(entry))
 
 
-def _forget(store: PinStore, args: argparse.Namespace, console: Console) -> int:
-    forgotten = store.forget(args.host)
-    if args.json:
-        console.json({"host": args.host, "forgotten": forgotten})
-    elif forgotten:
-        console.note(f"pinws store: forgot {args.host} in {store.path}")
-    else:
-        console.note(f"pinws store: {store.path} has no entry for {args.host}")
-    return ExitCode.OK
+def _forget(store: PinStore, args: argparse.Namespace) -> Result:
+    return StoreForgotten(store.path, args.host, store.forget(args.host))
+
+
+_COMMANDS: dict[str, Callable[[PinStore, argparse.Namespace], Result]] = {
+    "list": _list,
+    "add": _add,
+    "forget": _forget,
+}

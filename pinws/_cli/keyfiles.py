@@ -11,7 +11,7 @@ import functools
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, Optional, TypeVar
+from typing import Optional, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -72,27 +72,6 @@ class FileItem:
     def pin(self) -> str:
         """The pin of the object's public key."""
         return self.key.pin
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        result: dict[str, Any] = {
-            "source": self.source,
-            "index": self.index,
-            "kind": self.kind,
-            "key_type": self.key.type,
-            "key_size": self.key.size,
-            "key": self.key.label,
-            "pin": self.pin,
-        }
-        if self.subject is not None:
-            result["subject"] = self.subject
-        if self.certificate is not None:
-            details = self.certificate.as_dict()
-            for name in ("issuer", "not_before", "not_after", "days_left", "names"):
-                result[name] = details[name]
-        if self.signature_ok is not None:
-            result["signature_ok"] = self.signature_ok
-        return result
 
 
 def _read(path: str) -> bytes:

@@ -14,6 +14,7 @@ from . import cmd_check, cmd_connect, cmd_demo, cmd_pins, cmd_store
 from .console import Console
 from .errors import CLIError, ExitCode, UsageError
 from .options import add_common_options
+from .render import render
 
 __all__ = ["build_parser", "main"]
 
@@ -142,7 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prog = exc.prog or "pinws"
         if prog == "pinws check" and "--json" in arguments:
             # A monitoring system reads the JSON, even for a bad command line.
-            console.json(cmd_check.usage_error_json(exc.message))
+            render(console, cmd_check.usage_failure(exc.message), json_output=True)
         _print_error(console, prog, f"{exc.message} (see '{prog} --help')")
         return exc.code
     if args.command is None:

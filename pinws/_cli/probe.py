@@ -1,8 +1,9 @@
 """One TLS handshake, no WebSocket: how ``pins`` and ``check`` see a server.
 
-:func:`fetch_verified_chain` runs pinws's own handshake (trust store, host
-name, the chain OpenSSL verified) with a policy that pins nothing, so it
-sees exactly what a pinned client would match its pins against.
+:func:`fetch_verified_chain` runs the library's
+:func:`pinws.fetch_verified_chain` (trust store, host name, the chain
+OpenSSL verified, no pins), so it sees exactly what a pinned client would
+match its pins against.
 
 :func:`fetch_unverified_chain` is the separate, deliberately weak path
 behind ``--show-unverified``: certificate checks off, used for nothing but
@@ -19,14 +20,10 @@ from cryptography import x509
 from OpenSSL import SSL
 from websocket import WebSocketTimeoutException
 
-from .._errors import (
-    CertificateVerificationError,
-    ChainCertificate,
-    PinningError,
-)
+# The public API, as a user's script would call it.
+from .. import CertificateVerificationError, FetchedChain, PinningError
+from .. import fetch_verified_chain as library_fetch
 from .._pins.hostnames import as_ip_address, normalize_hostname
-from .._pins.policy import PinPolicy
-from .._tls.context import TLSClient
 from .._transport.socket import TLSStream
 from .errors import CLIError, ExitCode
 from .failures import CRITICAL_REASONS, describe_refusal
@@ -36,7 +33,6 @@ from .target import Target
 __all__ = [
     "ProbeError",
     "UnverifiedHandshake",
-    "VerifiedHandshake",
     "fetch_unverified_chain",
     "fetch_verified_chain",
     "open_tcp",
@@ -61,19 +57,6 @@ class ProbeError(CLIError):
         code = ExitCode.CRITICAL if reason in CRITICAL_REASONS else ExitCode.UNKNOWN
         super().__init__(message, code=code, reason=reason)
         self.verification_failed = verification_failed
-
-
-@dataclasses.dataclass(frozen=True)
-class VerifiedHandshake:
-    """What a verified handshake showed.
-
-    Attributes:
-        chain: the verified chain, leaf first, up to the trust anchor.
-        tls_version: e.g. ``"TLSv1.3"``.
-    """
-
-    chain: tuple[ChainCertificate, ...]
-    tls_version: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,23 +104,25 @@ def fetch_verified_chain(
     ca_certs: Optional[str],
     proxy: Optional[Proxy],
     timeout: float,
-) -> VerifiedHandshake:
+) -> FetchedChain:
     """Handshake with *target* as a pinned client would, and return its chain.
+
+    The library's :func:`pinws.fetch_verified_chain`, over the connection
+    this command opened (so the messages say which step failed).
 
     Raises:
         ProbeError: the chain or host name did not verify (exit 2, with
             its reason), or TLS failed otherwise.
         CLIError: unreachable, or *ca_certs* cannot be loaded.
     """
-    try:
-        client = TLSClient(PinPolicy({}, allow_unpinned=True), ca_certs=ca_certs)
-    except ValueError as exc:
-        raise CLIError(f"--ca-certs: {exc}") from exc
     raw = open_tcp(target, proxy, timeout)
     try:
-        pinned = client.wrap(raw, target.host, target.port)
+        return library_fetch(
+            target.host, target.port, ca_certs=ca_certs, timeout=timeout, sock=raw
+        )
+    except ValueError as exc:
+        raise CLIError(f"--ca-certs: {exc}") from exc
     except PinningError as exc:
-        raw.close()
         reason, message = describe_refusal(exc, ca_certs=ca_certs)
         raise ProbeError(
             message,
@@ -145,21 +130,15 @@ def fetch_verified_chain(
             reason=reason,
         ) from exc
     except WebSocketTimeoutException as exc:
-        raw.close()
         raise ProbeError(
             f"the TLS handshake with {target.authority} did not finish within "
             f"{timeout:g} s",
             reason="timeout",
         ) from exc
     except OSError as exc:
-        raw.close()
         raise ProbeError(
             f"TLS handshake with {target.authority} failed: {exc}"
         ) from exc
-    try:
-        return VerifiedHandshake(pinned.verified_chain, pinned.version())
-    finally:
-        pinned.close()
 
 
 def fetch_unverified_chain(
