@@ -59,6 +59,8 @@ class PinnedSocket(TLSStream):
         outcome: what the handshake established (a ``HandshakeOutcome``).
     """
 
+    __slots__ = ("outcome",)
+
     def __init__(
         self,
         connection: SSL.Connection,

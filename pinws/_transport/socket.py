@@ -102,6 +102,38 @@ class TLSStream:
             :class:`ConnectionInterrupted`).
     """
 
+    # Slots: thousands of idle connections each hold one.
+    __slots__ = (
+        "_cin",
+        "_cin_pos",
+        "_close_deadline",
+        "_close_notify_sent",
+        "_closed",
+        "_conn",
+        "_eof",
+        "_fd",
+        "_fed_records",
+        "_feed_limit",
+        "_flush_waiters",
+        "_flushed",
+        "_flushing",
+        "_incoming",
+        "_lock",
+        "_out",
+        "_out_offset",
+        "_out_size",
+        "_raw",
+        "_rbuf",
+        "_read_limit",
+        "_recv_lock",
+        "_release_pending",
+        "_rpos",
+        "_send_lock",
+        "_timeout",
+        "_users",
+        "_wakeup",
+    )
+
     def __init__(
         self,
         connection: SSL.Connection,
@@ -131,6 +163,10 @@ class TLSStream:
         self._cin_pos = 0
         # Records handed to OpenSSL by the last _feed.
         self._fed_records = 0
+        # Bytes of whole records handed over at once; one record at a time
+        # during the handshake, whose flight would otherwise set the size
+        # the incoming BIO keeps for good.
+        self._feed_limit = 0
         # Ciphertext arrived since SSL_read last asked for more: whole records
         # may be waiting that no socket event will announce.
         self._incoming = False
@@ -157,6 +193,12 @@ class TLSStream:
             ConnectionInterrupted: the socket was closed, or its wake-up set.
         """
         deadline = deadline_after(self._timeout)
+        try:
+            self._handshake(deadline)
+        finally:
+            self._feed_limit = FEED_LIMIT
+
+    def _handshake(self, deadline: Optional[float]) -> None:
         while True:
             failure: Optional[SSL.Error] = None
             with self._lock:
@@ -425,7 +467,9 @@ class TLSStream:
                 records = 2  # unknown
                 break
             record_end = end + 5 + length
-            if record_end > size or (end > start and record_end - start > FEED_LIMIT):
+            if record_end > size or (
+                end > start and record_end - start > self._feed_limit
+            ):
                 break
             end = record_end
             records += 1
