@@ -30,11 +30,20 @@ def rss() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+def raise_fd_limit(needed: int) -> None:
+    """Raise the soft limit on open files towards *needed* (up to the hard one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     settings = ClientSettings(
         bundle=job["bundle"],
         pins=job["pins"],
         leaf_sha256=bytes.fromhex(job["leaf_sha256"]),
+        roots=job["roots"],
     )
     client = make_client(job["client"], settings)
     url, count, concurrent = job["url"], job["count"], job["concurrent"]
