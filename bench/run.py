@@ -653,6 +653,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    started_at = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="pinws-bench-") as tmp:
         pki = make_pki(Path(tmp))
         with server_process(pki, Path(tmp)) as ports:
@@ -677,9 +678,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "suite": "pinws-bench",
         "format": 1,
         "profile": "smoke" if args.smoke else "full",
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        "started": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 1),
         "budget_exhausted": suite.budget.exhausted,
         "machine": machine(),
