@@ -263,19 +263,34 @@ class FloorConnection:
     def __init__(self, sock: ssl.SSLSocket, buffered: bytes, mask: Any) -> None:
         self.sock = sock
         self.buffer = bytearray(buffered)
+        self.chunk = memoryview(bytearray(65536))
         self.mask = mask
 
     def _fill(self, size: int) -> None:
+        chunk = self.chunk
         while len(self.buffer) < size:
-            chunk = self.sock.recv(max(65536, size - len(self.buffer)))
-            if not chunk:
+            count = self.sock.recv_into(chunk)
+            if not count:
                 raise ConnectionError("the server closed the connection")
-            self.buffer += chunk
+            self.buffer += chunk[:count]
 
-    def _take(self, size: int) -> bytes:
+    def _take(self, size: int) -> Any:
+        if size > len(self.chunk):
+            # A large payload: read straight into its own buffer, one copy.
+            payload = bytearray(size)
+            view = memoryview(payload)
+            have = min(size, len(self.buffer))
+            view[:have] = self.buffer[:have]
+            del self.buffer[:have]
+            while have < size:
+                count = self.sock.recv_into(view[have:])
+                if not count:
+                    raise ConnectionError("the server closed the connection")
+                have += count
+            return payload
         self._fill(size)
-        with memoryview(self.buffer) as view:
-            data = bytes(view[:size])  # one copy
+        with memoryview(self.buffer) as buffered:
+            data = bytes(buffered[:size])
         del self.buffer[:size]
         return data
 
@@ -290,8 +305,11 @@ class FloorConnection:
         key = os.urandom(4)
         self.sock.sendall(header + key + self.mask(payload, key))
 
-    def recv(self) -> bytes:
-        """The next message (the server sends unfragmented, unmasked frames)."""
+    def recv(self) -> Any:
+        """The next message (the server sends unfragmented, unmasked frames).
+
+        bytes, or a bytearray for a payload larger than 64 KiB.
+        """
         first, second = self._take(2)
         size = second & 0x7F
         if size == 126:
@@ -355,7 +373,7 @@ class FloorClient(SyncClient):
     def send(self, conn: FloorConnection, data: bytes) -> None:
         conn.send(data)
 
-    def recv(self, conn: FloorConnection) -> bytes:
+    def recv(self, conn: FloorConnection) -> Any:
         return conn.recv()
 
 
