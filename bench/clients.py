@@ -260,10 +260,12 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class FloorConnection:
     """A WebSocket connection reduced to a buffer over a blocking SSLSocket."""
 
-    def __init__(self, sock: ssl.SSLSocket, buffered: bytes, mask: Any) -> None:
+    def __init__(
+        self, sock: ssl.SSLSocket, buffered: bytes, mask: Any, chunk: memoryview
+    ) -> None:
         self.sock = sock
         self.buffer = bytearray(buffered)
-        self.chunk = memoryview(bytearray(65536))
+        self.chunk = chunk  # the client's scratch buffer, shared: see FloorClient
         self.mask = mask
 
     def _fill(self, size: int) -> None:
@@ -336,6 +338,10 @@ class FloorClient(SyncClient):
 
         self.mask = apply_mask
         self.context = ssl.create_default_context(cafile=settings.roots)
+        # One scratch buffer for every connection's reads: no operation here
+        # reads two connections of one client at once, and a 64 KiB buffer
+        # per connection would make the floor's idle memory its own.
+        self.chunk = memoryview(bytearray(65536))
 
     def open(self, url: str) -> FloorConnection:
         parts = urlsplit(url)
@@ -368,7 +374,7 @@ class FloorClient(SyncClient):
         if not head.startswith(b"HTTP/1.1 101") or accept not in head:
             sock.close()
             raise ConnectionError(f"bad Upgrade response: {head[:80]!r}")
-        return FloorConnection(sock, rest, self.mask)
+        return FloorConnection(sock, rest, self.mask, self.chunk)
 
     def send(self, conn: FloorConnection, data: bytes) -> None:
         conn.send(data)
