@@ -40,8 +40,6 @@ import os
 import re
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import tracemalloc
@@ -51,7 +49,7 @@ from typing import Any, Callable, Optional
 from .clients import BASELINE, TIMEOUT, ClientSettings, make_client
 from .pki import make_pki
 from .scale import app_factory, close_apps, open_apps
-from .worker import WARMUP, raise_fd_limit, rss
+from .worker import WARMUP, raise_fd_limit, rss, run_json
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ("pinws", BASELINE)
@@ -219,19 +217,9 @@ def _run_phase(job: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ)
     if job["kind"].endswith("one-arena"):
         env.update(ONE_ARENA)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.memory_breakdown", "--phase", json.dumps(job)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT * 6,
-        check=False,
+    return run_json(
+        "bench.memory_breakdown", ["--phase", json.dumps(job)], TIMEOUT * 6, env
     )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def _cell(values: list[float]) -> str:

@@ -6,6 +6,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from .clients import CLIENTS
+
 __all__ = ["TARGETS", "chart", "markdown", "summarise"]
 
 # (metric, comparison, bound, what is compared): ratios of pinws to the fair
@@ -205,14 +207,7 @@ def chart(results: dict[str, Any], paths: list[Path]) -> bool:
     baseline = results["baseline"]
     colours = dict(
         zip(
-            [
-                "pinws",
-                "websocket-client-tuned",
-                "websocket-client",
-                "floor",
-                "websockets",
-                "aiohttp",
-            ],
+            CLIENTS,
             ["#1b9e77", "#333333", "#aaaaaa", "#e7298a", "#d95f02", "#7570b3"],
         )
     )

@@ -41,6 +41,7 @@ from .clients import (
     make_client,
 )
 from .pki import Pki, make_pki
+from .worker import run_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -472,17 +473,7 @@ class Suite:
                 }
 
                 def measure(job: dict[str, Any] = job, name: str = name) -> float:
-                    done = subprocess.run(
-                        [sys.executable, "-m", "bench.worker", json.dumps(job)],
-                        cwd=ROOT,
-                        capture_output=True,
-                        text=True,
-                        timeout=TIMEOUT * 4,
-                        check=False,
-                    )
-                    if done.returncode != 0:
-                        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
-                    result = json.loads(done.stdout)
+                    result = run_json("bench.worker", [json.dumps(job)], TIMEOUT * 4)
                     self.note_failures(name, result["failed_opens"])
                     if concurrent:
                         self.record(
@@ -567,17 +558,9 @@ class Suite:
                 }
 
                 def measure(job: dict[str, Any] = job, name: str = name) -> float:
-                    done = subprocess.run(
-                        [sys.executable, "-m", "bench.scale", json.dumps(job)],
-                        cwd=ROOT,
-                        capture_output=True,
-                        text=True,
-                        timeout=TIMEOUT * 6 + job["window"],
-                        check=False,
+                    result = run_json(
+                        "bench.scale", [json.dumps(job)], TIMEOUT * 6 + job["window"]
                     )
-                    if done.returncode != 0:
-                        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
-                    result = json.loads(done.stdout)
                     if result["dropped"] or result["errors"]:
                         raise RuntimeError(
                             f"{result['dropped']} connections dropped while idle; "

@@ -66,11 +66,10 @@ def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    out = tmp_path_factory.mktemp("bench")
+def _run_bench(module: str, *args: str) -> str:
+    """Run ``python -m <module> <args>`` in the repository; its stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -78,6 +77,13 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    _run_bench("bench", "--smoke", "--out", str(out))
     return json.loads((out / "results.json").read_text()), out
 
 
@@ -155,35 +161,26 @@ def test_smoke_run_measures_idle_apps_without_idle_cpu_for_pinws(
     for key in SCALE_METRICS:
         for name in SCALE_CLIENTS:
             assert scale[key]["results"][name]["median"] >= 0, (key, name)
-    # Opening took time and held memory; idle apps use (next to) no CPU: a
-    # polling loop in 20 apps would spend far more than 100 ms per second.
+    # Opening took time and held memory; idle apps use (next to) no CPU
+    # (measured: well under 0.1 ms per second). CPU time, unlike wall time,
+    # hardly grows with the machine's load; 20 apps each polling every 10 ms
+    # (tens of microseconds a wake-up) would spend tens of ms per second.
     assert scale["scale_connect"]["results"]["pinws"]["median"] > 0
     assert scale["scale_memory"]["results"]["pinws"]["median"] > 0
-    assert scale["scale_idle_cpu"]["results"]["pinws"]["median"] < 100
+    assert scale["scale_idle_cpu"]["results"]["pinws"]["median"] < 10
 
 
 @pytest.mark.slow
 def test_memory_breakdown_prints_its_table() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.memory_breakdown",
-            "--connections",
-            "3",
-            "--rounds",
-            "1",
-            "--clients",
-            "pinws",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=50 * SCALE,
-        check=False,
+    out = _run_bench(
+        "bench.memory_breakdown",
+        "--connections",
+        "3",
+        "--rounds",
+        "1",
+        "--clients",
+        "pinws",
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
     assert "| | pinws |" in out
     for row in (
         "connection (`create_connection`), RSS",
