@@ -6,28 +6,51 @@ operation can hang; the operations loop a given number of times only.
 
 * ``pinws``: :func:`pinws.create_connection`, pins on the intermediate
   (a prebuilt :class:`pinws.PinSet`: the intermediate's pin and a backup).
-* ``websocket-client``: :func:`websocket.create_connection` over the
-  standard library's ``ssl``, verifying chain and host name, unpinned. The
-  baseline.
+* ``websocket-client-tuned``: :func:`websocket.create_connection` over the
+  standard library's ``ssl`` with one :class:`ssl.SSLContext`, built once
+  from the run's own roots only (a small trust store) and passed as
+  ``sslopt={"context": ctx}``: how a careful user runs it. Verifies chain
+  and host name, unpinned. **The baseline** (``BASELINE``), the one the
+  targets are measured against.
+* ``websocket-client``: the same with ``sslopt={"ca_certs": bundle}``, its
+  documented configuration, which builds a new context and loads certifi's
+  whole bundle for every connection (``CERTIFI_BASELINE``). Ratios to it
+  are reported too.
+* ``floor``: not a library -- a hand-written WebSocket client loop on a
+  blocking :class:`ssl.SSLSocket` (the tuned baseline's context), masking
+  in websockets' C extension: about the least a client can cost, so what
+  is left is the server, the kernel and TLS.
 * ``websockets``: ``websockets.sync.client.connect`` with one
   :class:`ssl.SSLContext`, built once, as its documentation shows.
 * ``aiohttp``: ``ClientSession.ws_connect(ssl=aiohttp.Fingerprint(...))``.
   aiohttp's fingerprint mode pins the SHA-256 of the leaf's DER, and its
   context does *not* verify the chain or the host name.
 
-All use the same trust store file (certifi's bundle plus the run's root).
+All but the tuned baseline and the floor use the same trust store file
+(certifi's bundle plus the run's root).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import hashlib
+import os
+import socket
 import ssl
 import time
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
-__all__ = ["BASELINE", "CLIENTS", "ClientSettings", "make_client"]
+__all__ = [
+    "BASELINE",
+    "CERTIFI_BASELINE",
+    "CLIENTS",
+    "ClientSettings",
+    "make_client",
+]
 
 TIMEOUT = 30.0
 # websockets' sync client reads and writes one ssl.SSLSocket from two threads
@@ -38,17 +61,26 @@ ATTEMPTS = 3
 # ... and instead of failing, a broken open sometimes waits for a response
 # that never comes: bound that wait tighter than TIMEOUT.
 WEBSOCKETS_OPEN_TIMEOUT = 5.0
-BASELINE = "websocket-client"
-CLIENTS = ("pinws", "websocket-client", "websockets", "aiohttp")
+BASELINE = "websocket-client-tuned"
+CERTIFI_BASELINE = "websocket-client"
+CLIENTS = (
+    "pinws",
+    "websocket-client-tuned",
+    "websocket-client",
+    "floor",
+    "websockets",
+    "aiohttp",
+)
 
 
 @dataclasses.dataclass
 class ClientSettings:
     """What a client needs to reach the benchmark server."""
 
-    bundle: str
+    bundle: str  # certifi's bundle plus the run's roots
     pins: list[str]
     leaf_sha256: bytes
+    roots: str  # the run's roots only: the tuned baseline's trust store
 
 
 class SyncClient:
@@ -207,6 +239,148 @@ class WebsocketClientClient(PinwsClient):
         return self._websocket.create_connection(
             url, sslopt={"ca_certs": self.bundle}, timeout=TIMEOUT
         )
+
+
+class TunedWebsocketClientClient(WebsocketClientClient):
+    name = "websocket-client-tuned"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self.context = ssl.create_default_context(cafile=settings.roots)
+
+    def open(self, url: str) -> Any:
+        return self._websocket.create_connection(
+            url, sslopt={"context": self.context}, timeout=TIMEOUT
+        )
+
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class FloorConnection:
+    """A WebSocket connection reduced to a buffer over a blocking SSLSocket."""
+
+    def __init__(
+        self, sock: ssl.SSLSocket, buffered: bytes, mask: Any, chunk: memoryview
+    ) -> None:
+        self.sock = sock
+        self.buffer = bytearray(buffered)
+        self.chunk = chunk  # the client's scratch buffer, shared: see FloorClient
+        self.mask = mask
+
+    def _fill(self, size: int) -> None:
+        chunk = self.chunk
+        while len(self.buffer) < size:
+            count = self.sock.recv_into(chunk)
+            if not count:
+                raise ConnectionError("the server closed the connection")
+            self.buffer += chunk[:count]
+
+    def _take(self, size: int) -> Any:
+        if size > len(self.chunk):
+            # A large payload: read straight into its own buffer, one copy.
+            payload = bytearray(size)
+            view = memoryview(payload)
+            have = min(size, len(self.buffer))
+            view[:have] = self.buffer[:have]
+            del self.buffer[:have]
+            while have < size:
+                count = self.sock.recv_into(view[have:])
+                if not count:
+                    raise ConnectionError("the server closed the connection")
+                have += count
+            return payload
+        self._fill(size)
+        with memoryview(self.buffer) as buffered:
+            data = bytes(buffered[:size])
+        del self.buffer[:size]
+        return data
+
+    def send(self, payload: bytes, opcode: int = 0x2) -> None:
+        size = len(payload)
+        if size < 126:
+            header = bytes([0x80 | opcode, 0x80 | size])
+        elif size < 65536:
+            header = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
+        else:
+            header = bytes([0x80 | opcode, 0x80 | 127]) + size.to_bytes(8, "big")
+        key = os.urandom(4)
+        self.sock.sendall(header + key + self.mask(payload, key))
+
+    def recv(self) -> Any:
+        """The next message (the server sends unfragmented, unmasked frames).
+
+        bytes, or a bytearray for a payload larger than 64 KiB.
+        """
+        first, second = self._take(2)
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(self._take(2), "big")
+        elif size == 127:
+            size = int.from_bytes(self._take(8), "big")
+        if first & 0x0F == 0x8:
+            raise ConnectionError("the server sent a close frame")
+        return self._take(size)
+
+    def close(self) -> None:
+        try:
+            self.send((1000).to_bytes(2, "big"), opcode=0x8)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class FloorClient(SyncClient):
+    name = "floor"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        from websockets.speedups import apply_mask
+
+        self.mask = apply_mask
+        self.context = ssl.create_default_context(cafile=settings.roots)
+        # One scratch buffer for every connection's reads: no operation here
+        # reads two connections of one client at once, and a 64 KiB buffer
+        # per connection would make the floor's idle memory its own.
+        self.chunk = memoryview(bytearray(65536))
+
+    def open(self, url: str) -> FloorConnection:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "localhost", parts.port or 443
+        raw = socket.create_connection((host, port), timeout=TIMEOUT)
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = self.context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+        key = base64.b64encode(os.urandom(16))
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
+            + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            + b"Sec-WebSocket-Key: "
+            + key
+            + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            if not chunk or len(response) > 65536:
+                sock.close()
+                raise ConnectionError("no Upgrade response")
+            response += chunk
+        head, rest = response.split(b"\r\n\r\n", 1)
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        if not head.startswith(b"HTTP/1.1 101") or accept not in head:
+            sock.close()
+            raise ConnectionError(f"bad Upgrade response: {head[:80]!r}")
+        return FloorConnection(sock, rest, self.mask, self.chunk)
+
+    def send(self, conn: FloorConnection, data: bytes) -> None:
+        conn.send(data)
+
+    def recv(self, conn: FloorConnection) -> Any:
+        return conn.recv()
 
 
 class WebsocketsClient(SyncClient):
@@ -370,6 +544,8 @@ def make_client(name: str, settings: ClientSettings) -> Any:
     factories: dict[str, Callable[[ClientSettings], Any]] = {
         "pinws": PinwsClient,
         "websocket-client": WebsocketClientClient,
+        "websocket-client-tuned": TunedWebsocketClientClient,
+        "floor": FloorClient,
         "websockets": WebsocketsClient,
         "aiohttp": AiohttpClient,
     }

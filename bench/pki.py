@@ -2,8 +2,9 @@
 
 Three server chains share one root: 2 certificates (root -> leaf),
 3 (root -> intermediate -> leaf, the main one) and 4 (root -> two
-intermediates -> leaf). The trust store every client is given is certifi's
-bundle plus that root: the size of trust store a real application loads.
+intermediates -> leaf). Two trust stores: certifi's bundle plus that root
+(the size of trust store a real application loads) and the run's own roots
+alone (the small trust store of the tuned baseline, ``websocket-client-tuned``).
 
 A fourth chain, for the ``ct`` metrics, has a leaf with two embedded SCTs
 from two generated CT logs (ECDSA P-256, two operators), issued the RFC 6962
@@ -61,9 +62,10 @@ class CTFiles:
 
 @dataclasses.dataclass
 class Pki:
-    """Everything a run needs: the chains and the trust store."""
+    """Everything a run needs: the chains and the trust stores."""
 
-    bundle: str
+    bundle: str  # certifi's bundle plus the run's roots
+    roots: str  # the run's roots only
     chains: dict[int, ChainFiles]
     backup_pin: str
     ct: CTFiles
@@ -105,16 +107,19 @@ def make_pki(directory: Path) -> Pki:
         4: _write_chain(directory, 4, root, [first, second]),
     }
     ct, ct_root = _write_ct_chain(directory)
+    roots = directory / "roots.pem"
+    roots.write_bytes(root.cert_pem.bytes() + Path(ct_root).read_bytes())
     bundle = directory / "trust-store.pem"
-    bundle.write_bytes(
-        Path(certifi.where()).read_bytes()
-        + b"\n"
-        + root.cert_pem.bytes()
-        + Path(ct_root).read_bytes()
-    )
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + roots.read_bytes())
     backup = spki_pin(trustme.CA().cert_pem.bytes())
     ct.pins.append(backup)
-    return Pki(bundle=str(bundle), chains=chains, backup_pin=backup, ct=ct)
+    return Pki(
+        bundle=str(bundle),
+        roots=str(roots),
+        chains=chains,
+        backup_pin=backup,
+        ct=ct,
+    )
 
 
 def _write_ct_chain(directory: Path) -> tuple[CTFiles, str]:

@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional
 from . import report
 from .clients import (
     BASELINE,
+    CERTIFI_BASELINE,
     CLIENTS,
     TIMEOUT,
     ClientSettings,
@@ -40,6 +41,7 @@ from .clients import (
     make_client,
 )
 from .pki import Pki, make_pki
+from .worker import run_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -60,6 +62,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "concurrent_rounds": 3,
         "lookups": 200000,
         "ct_connects": 15,
+        "scale": 1000,
+        "scale_rounds": 2,
+        "scale_window": 10.0,
+        "scale_in_flight": 20,
         "budget": 540.0,
     },
     "smoke": {
@@ -77,6 +83,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "concurrent_rounds": 1,
         "lookups": 1000,
         "ct_connects": 2,
+        "scale": 20,
+        "scale_rounds": 1,
+        "scale_window": 1.0,
+        "scale_in_flight": 5,
         "budget": 120.0,
     },
 }
@@ -176,6 +186,7 @@ class Suite:
             bundle=pki.bundle,
             pins=[pki.main.issuer_pin, pki.backup_pin],
             leaf_sha256=pki.main.leaf_sha256,
+            roots=pki.roots,
         )
         self.clients: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
@@ -346,7 +357,10 @@ class Suite:
             "ct",
         )
         settings = ClientSettings(
-            bundle=self.pki.bundle, pins=self.pki.ct.pins, leaf_sha256=b""
+            bundle=self.pki.bundle,
+            pins=self.pki.ct.pins,
+            leaf_sha256=b"",
+            roots=self.pki.roots,
         )
         without, with_ct = (
             make_client("pinws", settings),
@@ -388,6 +402,7 @@ class Suite:
                     bundle=self.pki.bundle,
                     pins=pins_by_length[length],
                     leaf_sha256=files.leaf_sha256,
+                    roots=self.pki.roots,
                 )
                 clients[(name, length)] = make_client(name, settings)
         keyed = {(name, f"chain_{length}"): c for (name, length), c in clients.items()}
@@ -452,22 +467,13 @@ class Suite:
                     "count": count,
                     "concurrent": concurrent,
                     "bundle": self.pki.bundle,
+                    "roots": self.pki.roots,
                     "pins": self.settings.pins,
                     "leaf_sha256": self.settings.leaf_sha256.hex(),
                 }
 
                 def measure(job: dict[str, Any] = job, name: str = name) -> float:
-                    done = subprocess.run(
-                        [sys.executable, "-m", "bench.worker", json.dumps(job)],
-                        cwd=ROOT,
-                        capture_output=True,
-                        text=True,
-                        timeout=TIMEOUT * 4,
-                        check=False,
-                    )
-                    if done.returncode != 0:
-                        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
-                    result = json.loads(done.stdout)
+                    result = run_json("bench.worker", [json.dumps(job)], TIMEOUT * 4)
                     self.note_failures(name, result["failed_opens"])
                     if concurrent:
                         self.record(
@@ -512,6 +518,68 @@ class Suite:
             concurrent=True,
         )
 
+    def run_scale(self) -> None:
+        """Many idle app connections on threads in one process (bench.scale)."""
+        p = self.p
+        count = p["scale"]
+        self.metric(
+            "scale_connect",
+            f"{count} idle app connections: time to open all",
+            "s",
+            "lower",
+            "scale",
+        )
+        self.metric(
+            "scale_memory",
+            f"{count} idle app connections: memory per connection",
+            "KiB",
+            "lower",
+            "scale",
+        )
+        self.metric(
+            "scale_idle_cpu",
+            f"{count} idle app connections: CPU while idle",
+            "ms CPU/s",
+            "lower",
+            "scale",
+        )
+        names = [n for n in SCALE_CLIENTS if n in self.clients]
+        for index in self.rounds(p["scale_rounds"]):
+            for name in self.rotated(names, index):
+                job = {
+                    "client": name,
+                    "url": self.url("/hold"),
+                    "count": count,
+                    "window": p["scale_window"],
+                    "in_flight": p["scale_in_flight"],
+                    "bundle": self.pki.bundle,
+                    "roots": self.pki.roots,
+                    "pins": self.settings.pins,
+                }
+
+                def measure(job: dict[str, Any] = job, name: str = name) -> float:
+                    result = run_json(
+                        "bench.scale", [json.dumps(job)], TIMEOUT * 6 + job["window"]
+                    )
+                    if result["dropped"] or result["errors"]:
+                        raise RuntimeError(
+                            f"{result['dropped']} connections dropped while idle; "
+                            f"errors: {result['errors'][:3]}"
+                        )
+                    self.record("scale_memory", name, result["per_connection"] / 1024)
+                    self.record(
+                        "scale_idle_cpu",
+                        name,
+                        1000 * result["idle_cpu"] / result["window"],
+                    )
+                    return float(result["seconds"])
+
+                self.attempt("scale_connect", name, measure)
+
+
+# The clients with a WebSocketApp to run on threads (bench.scale).
+SCALE_CLIENTS = ("pinws", BASELINE)
+
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -535,9 +603,14 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
         "--only",
-        default="clients,chain,pins,ct,memory,concurrent",
+        default="clients,chain,pins,ct,memory,concurrent,scale",
         help="comma-separated groups to run: clients, chain, pins, ct, memory, "
-        "concurrent",
+        "concurrent, scale",
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        help="idle app connections the scale group opens (default: 1000)",
     )
     return parser.parse_args(argv)
 
@@ -549,6 +622,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     profile = dict(PROFILES["smoke" if args.smoke else "full"])
     if args.rounds:
         profile["rounds"] = args.rounds
+    if args.scale:
+        profile["scale"] = args.scale
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = sorted(set(clients) - set(CLIENTS))
     if unknown or BASELINE not in clients:
@@ -561,6 +636,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    started_at = datetime.datetime.now(datetime.timezone.utc)
     with tempfile.TemporaryDirectory(prefix="pinws-bench-") as tmp:
         pki = make_pki(Path(tmp))
         with server_process(pki, Path(tmp)) as ports:
@@ -578,20 +654,21 @@ def main(argv: Optional[list[str]] = None) -> int:
                 suite.run_ct()
             if "concurrent" in groups:
                 suite.run_concurrent()
+            if "scale" in groups:
+                suite.run_scale()
             suite.collect_failures(suite.clients.items())
     results = {
         "suite": "pinws-bench",
         "format": 1,
         "profile": "smoke" if args.smoke else "full",
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        "started": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 1),
         "budget_exhausted": suite.budget.exhausted,
         "machine": machine(),
         "libraries": library_versions(),
         "config": profile,
         "baseline": BASELINE,
+        "certifi_baseline": CERTIFI_BASELINE,
         "clients": {
             name: {
                 "available": name in suite.clients,

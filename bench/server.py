@@ -34,6 +34,8 @@ import threading
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
+from .worker import raise_fd_limit
+
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - websockets without its C extension
@@ -45,6 +47,7 @@ except ImportError:  # pragma: no cover - websockets without its C extension
 
 
 MAX_LIFETIME = 3600.0
+SCALE_FDS = 4096
 IDLE_TIMEOUT = 120.0  # a connection nobody talks to for this long is dropped
 FLUSH_AT = 256 * 1024
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -275,6 +278,8 @@ def listen(context: ssl.SSLContext) -> socket.socket:
 
 
 def main(config: dict[str, Any]) -> None:
+    # The scale group holds a thousand connections, a socket each.
+    raise_fd_limit(SCALE_FDS)
     listeners = {}
     for name, files in config["chains"].items():
         # A server context on every Python (3.9's create_default_context

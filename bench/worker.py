@@ -12,8 +12,10 @@ import gc
 import json
 import os
 import resource
+import subprocess
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from .clients import ClientSettings, make_client
 
@@ -30,11 +32,46 @@ def rss() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+def run_json(
+    module: str,
+    args: list[str],
+    timeout: float,
+    env: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    """Run ``python -m <module> <args>`` from the repository root; its JSON output.
+
+    Raises:
+        RuntimeError: the process failed (the last line of its stderr).
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1:])
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise the soft limit on open files towards *needed* (up to the hard one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def measure(job: dict[str, Any]) -> dict[str, Any]:
     settings = ClientSettings(
         bundle=job["bundle"],
         pins=job["pins"],
         leaf_sha256=bytes.fromhex(job["leaf_sha256"]),
+        roots=job["roots"],
     )
     client = make_client(job["client"], settings)
     url, count, concurrent = job["url"], job["count"], job["concurrent"]
