@@ -59,11 +59,14 @@ T = TypeVar("T")
 # One TLS record carries at most 16 KiB of plaintext; SSL_read never returns
 # more than one record, so a larger read-ahead would only waste memory.
 READ_AHEAD = 16384
+# Plaintext asked of one SSL_read for a long payload: one byte more than a
+# record holds, so that a shorter answer says the record is read whole.
+RECORD_READ = READ_AHEAD + 1
 # Plaintext handed to OpenSSL in one go by a sender; its records are queued
 # and flushed before the next chunk is encrypted.
 WRITE_CHUNK = 256 * 1024
 # Ciphertext taken from the socket in one recv.
-RECV_SIZE = 256 * 1024
+RECV_SIZE = 65536
 # Ciphertext handed to OpenSSL at a time: one record of the largest size
 # (16 KiB of plaintext, its header and AEAD expansion).
 FEED_LIMIT = 16384 + 256 + 5
@@ -122,11 +125,13 @@ class TLSStream:
         "_out",
         "_out_offset",
         "_out_size",
+        "_owed",
         "_raw",
         "_rbuf",
         "_read_limit",
         "_recv_lock",
         "_release_pending",
+        "_reply_due",
         "_rpos",
         "_send_lock",
         "_timeout",
@@ -163,6 +168,10 @@ class TLSStream:
         self._cin_pos = 0
         # Records handed to OpenSSL by the last _feed.
         self._fed_records = 0
+        # Bytes still due of a record whose beginning OpenSSL already has.
+        self._owed = 0
+        # Whether reading may have made OpenSSL write something to send.
+        self._reply_due = False
         # Bytes of whole records handed over at once; one record at a time
         # during the handshake, whose flight would otherwise set the size
         # the incoming BIO keeps for good.
@@ -317,6 +326,80 @@ class TLSStream:
             self._keep(buffered, position + size)
             return value
 
+    def take_payload(
+        self, parse_header: Callable[[bytes, int], Optional[tuple[T, int, int]]]
+    ) -> Optional[tuple[T, bytes]]:
+        """Read a header and the *length* bytes that follow it, in one go.
+
+        Calls ``parse_header(data, start)`` on the bytes not yet returned
+        (reading one TLS record first when nothing is buffered). If it
+        returns ``(value, size, length)``, the header spans *size* bytes and
+        is followed by *length* bytes of payload, which are read -- waiting
+        for as many records as they span -- and returned with *value*; if it
+        returns ``None`` (the header is not all here), nothing is consumed.
+        For payloads larger than a record, read without a call per record
+        from the layers above. Should the read fail (a timeout, say), the
+        header and what arrived of the payload are kept for the next read.
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: the peer closed
+                the connection before the payload ended, or as :meth:`recv`.
+            websocket.WebSocketTimeoutException: as :meth:`recv`.
+        """
+        with self._recv_lock:
+            buffered = self._rbuf
+            position = self._rpos
+            if buffered is None:
+                buffered = self._read_tls(READ_AHEAD)
+                if not buffered:
+                    raise WebSocketConnectionClosedException(
+                        "Connection to remote host was lost."
+                    )
+                position = 0
+            self._rbuf, self._rpos = buffered, position
+            parsed = parse_header(buffered, position)
+            if parsed is None:
+                return None
+            value, size, length = parsed
+            start = position + size
+            end = start + length
+            if end <= len(buffered):
+                self._keep(buffered, end)
+                return value, buffered[start:end]
+            parts = [buffered[start:]]
+            missing = end - len(buffered)
+            try:
+                while missing > 0:
+                    data = self._read_tls(RECORD_READ)
+                    if not data:
+                        raise WebSocketConnectionClosedException(
+                            "Connection to remote host was lost."
+                        )
+                    parts.append(data)
+                    missing -= len(data)
+                    if missing > 0 and self._incoming:
+                        # The records already here, under one lock.
+                        with self._lock:
+                            while missing > 0 and self._incoming:
+                                more = self._decrypt(RECORD_READ)
+                                if not more:
+                                    break
+                                parts.append(more)
+                                missing -= len(more)
+            except BaseException:
+                # Nothing is lost: the next read starts at the header again.
+                self._keep(buffered[position:start] + b"".join(parts), 0)
+                raise
+            if missing:
+                # The last record ran past the payload: keep the rest.
+                last = parts[-1]
+                cut = len(last) + missing
+                parts[-1] = last[:cut]
+                self._keep(last, cut)
+            else:
+                self._rbuf, self._rpos = None, 0
+            return value, b"".join(parts)
+
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into *buffer*; return the number of bytes written."""
         view = memoryview(buffer).cast("B")
@@ -330,22 +413,33 @@ class TLSStream:
         Hands OpenSSL the next records received when it asks for them.
         Called with the lock held.
         """
+        if not self._fed_records and self._cin_pos < len(self._cin):
+            # OpenSSL has read all it was given (at most a record's
+            # beginning is left): hand over more before asking, rather than
+            # after it asks.
+            self._feed()
         try:
             while True:
                 try:
                     data = self._conn.recv(bufsize)
-                    if (
-                        self._fed_records == 1
-                        and self._cin_pos >= len(self._cin)
-                        and not self._conn.pending()
+                    if self._fed_records == 1 and (
+                        len(data) < bufsize or not self._conn.pending()
                     ):
-                        # The one record fed is read whole and nothing else
-                        # has come in: another SSL_read would ask for more.
-                        self._incoming = False
+                        # The one record fed is read whole, so the incoming
+                        # BIO is empty: another SSL_read would only ask for
+                        # more. Hand over the next record now (saving that
+                        # failed call), or note there is none.
                         self._fed_records = 0
+                        if self._cin_pos >= len(self._cin) or not self._feed():
+                            self._incoming = False
                     return data
                 except SSL.WantReadError:
+                    if self._fed_records:
+                        # Records that gave no data (a ticket, a key update)
+                        # may have made OpenSSL write a reply.
+                        self._reply_due = True
                     if not self._feed():
+                        self._fed_records = 0
                         self._incoming = False
                         return None
         except SSL.ZeroReturnError:
@@ -361,6 +455,8 @@ class TLSStream:
                 f"TLS error on the connection: {exc}"
             ) from exc
         except SSL.Error as exc:
+            # OpenSSL may have queued an alert saying why.
+            self._reply_due = True
             if self._closed:
                 raise _closed_error() from exc
             raise WebSocketConnectionClosedException(
@@ -413,19 +509,20 @@ class TLSStream:
         # About to wait: first send what reading made OpenSSL write (key
         # update replies, alerts); until now it could wait in the BIO, whose
         # order every sender's drain keeps.
-        with self._lock:
-            self._queue_output()
+        self._queue_replies()
+        queued, wait_write = self._try_flush()
         while True:
-            queued, wait_write = self._try_flush()
-            if queued < OUTGOING_LIMIT:
-                data = self._recv_raw()
-                if data is not None:
-                    return self._take_in(data)
+            # The socket was found empty just now: wait before reading again.
             ready = self._wait(
                 read=queued < OUTGOING_LIMIT, write=wait_write, deadline=deadline
             )
             if ready.timed_out:
                 raise WebSocketTimeoutException("Connection timed out")
+            queued, wait_write = self._try_flush()
+            if queued < OUTGOING_LIMIT:
+                data = self._recv_raw()
+                if data is not None:
+                    return self._take_in(data)
 
     def _take_in(self, data: bytes) -> bool:
         """Keep *data* from the socket for OpenSSL; ``False`` at end of stream."""
@@ -440,48 +537,70 @@ class TLSStream:
                 self._conn.bio_shutdown()
                 return False
             if self._cin_pos < len(self._cin):
+                # Rare: _feed hands a record's beginning over as soon as it
+                # is all there is, so only a header cut short (or a read
+                # racing a pending() check) is left to join.
                 data = self._cin[self._cin_pos :] + data
             self._cin, self._cin_pos = data, 0
             self._incoming = True
         return True
 
     def _feed(self) -> bool:
-        """Hand OpenSSL the next whole records received; whether there were any.
+        """Hand OpenSSL the next records received; whether a whole one went.
 
         At most :data:`FEED_LIMIT` bytes (but always one whole record) go
         into the incoming BIO at a time: a memory BIO keeps the largest size
         it ever held for the life of the connection, so a 256 KiB read
-        handed over at once would stay allocated on an idle connection.
+        handed over at once would stay allocated on an idle connection. A
+        record cut by the end of what was received goes over in parts,
+        rather than be joined to the next read (a copy of all of it).
         Called with the lock held.
         """
         data = self._cin
         start = end = self._cin_pos
         size = len(data)
         records = 0
-        while size - end >= 5:
-            # A TLS record: type (1), version (2), length (2), body.
-            length = int.from_bytes(data[end + 3 : end + 5], "big")
-            if data[end] not in _RECORD_TYPES or length > MAX_RECORD:
-                # Not TLS: OpenSSL is to see it and say so, not wait for more.
-                end = size
-                records = 2  # unknown
-                break
-            record_end = end + 5 + length
-            if record_end > size or (
-                end > start and record_end - start > self._feed_limit
-            ):
-                break
-            end = record_end
-            records += 1
+        owed = self._owed
+        if owed:
+            end = min(start + owed, size)
+            self._owed = owed - (end - start)
+            if not self._owed:
+                records = 1
+        if not self._owed:
+            while size - end >= 5:
+                # A TLS record: type (1), version (2), length (2), body.
+                length = int.from_bytes(data[end + 3 : end + 5], "big")
+                if data[end] not in _RECORD_TYPES or length > MAX_RECORD:
+                    # Not TLS: OpenSSL is to see it and say so, not wait for
+                    # more.
+                    end = size
+                    records = 2  # unknown
+                    break
+                record_end = end + 5 + length
+                if record_end > size:
+                    if end == start:
+                        # Only the beginning of a record is here: hand it
+                        # over, and the rest as it comes.
+                        self._owed = record_end - size
+                        end = size
+                    break
+                if end > start and record_end - start > self._feed_limit:
+                    break
+                end = record_end
+                records += 1
         if end == start:
             return False
         self._fed_records = records
+        if records > 1:
+            # Which of them gave data is not followed: any may need a reply.
+            self._reply_due = True
         self._conn.bio_write(memoryview(data)[start:end])
         if end == size:
             self._cin, self._cin_pos = b"", 0
         else:
             self._cin_pos = end
-        return True
+        # A record's beginning alone gives OpenSSL nothing to return yet.
+        return records > 0
 
     def _recv_raw(self) -> Optional[bytes]:
         """What the socket has now: bytes, ``b""`` at EOF, ``None`` if nothing.
@@ -537,19 +656,27 @@ class TLSStream:
             while True:
                 if self._closed or self._eof or self.pending() > 0:
                     return True
-                with self._lock:
-                    self._queue_output()
+                self._queue_replies()
                 queued, wait_write = self._try_flush()
                 if queued < OUTGOING_LIMIT:
                     data = self._recv_raw()
                     if data is not None:
                         self._take_in(data)
                         continue
-                ready = self._wait(
-                    read=queued < OUTGOING_LIMIT, write=wait_write, deadline=deadline
-                )
-                if ready.timed_out:
-                    return False
+                while True:
+                    ready = self._wait(
+                        read=queued < OUTGOING_LIMIT,
+                        write=wait_write,
+                        deadline=deadline,
+                    )
+                    if ready.timed_out:
+                        return False
+                    queued, wait_write = self._try_flush()
+                    if queued < OUTGOING_LIMIT:
+                        data = self._recv_raw()
+                        if data is not None:
+                            self._take_in(data)
+                            break
         except ConnectionInterrupted:
             return False
         except (WebSocketException, OSError):
@@ -637,6 +764,19 @@ class TLSStream:
     ) -> None:
         """Send all of *data*."""
         self.send(data)
+
+    def _queue_replies(self) -> None:
+        """Queue what reading made OpenSSL write, if it may have written.
+
+        Only records that gave no data (or a batch of records, which are not
+        followed one by one) can have made it write; a stream of single
+        application-data records never does, and is spared the empty
+        ``bio_read``.
+        """
+        if self._reply_due:
+            with self._lock:
+                self._reply_due = False
+                self._queue_output()
 
     def _queue_output(self, expected: int = 4096) -> None:
         """Queue what OpenSSL wrote to the outgoing BIO. Lock held.
