@@ -173,3 +173,43 @@ def test_text_cut_short_in_a_utf8_sequence_is_a_payload_error(
         ws.shutdown()
     finally:
         server.close()
+
+
+def test_a_long_frame_cut_by_a_timeout_is_read_whole_afterwards(chain: Chain) -> None:
+    # The payload of a frame longer than what arrived is read in one call;
+    # a timeout in the middle must lose nothing, header included.
+    payload = bytes(range(256)) * 400  # 100 KiB: seven records
+    data = frame(payload, opcode=0x2)
+    server = RawWebSocketServer(chain.server_context())
+    try:
+        ws = pinned_client(server, chain)
+        assert server.upgraded.wait(WAIT)
+        server.send(data[:40_000])
+        ws.settimeout(0.3)  # the timeout is what is under test
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            ws.recv()
+        server.send(data[40_000:], frame(b"next"))
+        ws.settimeout(WAIT)
+        assert ws.recv() == payload
+        assert ws.recv() == "next"
+        ws.shutdown()
+    finally:
+        server.close()
+
+
+def test_long_frames_back_to_back_keep_what_follows(chain: Chain) -> None:
+    # The record that ends one long payload also carries the next frames.
+    first = bytes(range(256)) * 100
+    second = b"\x07" * 70_000
+    data = frame(first, opcode=0x2) + frame(second, opcode=0x2) + frame(b"tail")
+    server = RawWebSocketServer(chain.server_context())
+    try:
+        ws = pinned_client(server, chain)
+        assert server.upgraded.wait(WAIT)
+        server.send(data)
+        assert ws.recv() == first
+        assert ws.recv() == second
+        assert ws.recv() == "tail"
+        ws.shutdown()
+    finally:
+        server.close()

@@ -261,3 +261,61 @@ def test_sending_to_a_peer_that_is_gone_is_a_closed_connection(
 
     with pytest.raises(WebSocketConnectionClosedException):
         send_until_it_fails()
+
+
+# -- records cut anywhere by the socket -----------------------------------------
+
+
+@pytest.fixture
+def stream_and_server(
+    chain: Chain, tmp_path: Path
+) -> Iterator[tuple[TLSStream, SSL.Connection, socket.socket]]:
+    """A TLSStream after its handshake, and its peer on memory BIOs: the test
+    writes the peer's ciphertext to the stream's socket in whatever cuts it
+    likes."""
+    client_context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    client_context.set_verify(SSL.VERIFY_NONE)
+    client = SSL.Connection(client_context, None)
+    client.set_connect_state()
+    server = SSL.Connection(server_context(chain, tmp_path), None)
+    server.set_accept_state()
+    pump(client, server)
+    ours, theirs = socket.socketpair()
+    stream = TLSStream(client, ours, WAIT)
+    stream.do_handshake()  # already done: only sets the stream up for data
+    try:
+        yield stream, server, theirs
+    finally:
+        stream.close()
+        theirs.close()
+
+
+def drain(stream: TLSStream) -> bytes:
+    """Decrypt what the stream has received, without reading the socket."""
+    plaintext = []
+    while True:
+        with stream._lock:
+            data = stream._decrypt(16385)
+        if not data:
+            return b"".join(plaintext)
+        plaintext.append(data)
+
+
+@pytest.mark.parametrize("cut", [1, 3, 5, 6, 100, 4096, 16389, 16406, 16500, 65536])
+def test_records_cut_anywhere_by_the_socket_arrive_whole(
+    stream_and_server: tuple[TLSStream, SSL.Connection, socket.socket], cut: int
+) -> None:
+    # The stream hands OpenSSL the beginning of a record as soon as it is all
+    # there is, and the rest as it comes; no cut may lose or repeat a byte.
+    stream, server, theirs = stream_and_server
+    messages = [bytes([i]) * size for i, size in enumerate([16384, 7, 40000, 1, 300])]
+    for message in messages:
+        server.sendall(message)
+    ciphertext = server.bio_read(1 << 20)
+    received = []
+    for start in range(0, len(ciphertext), cut):
+        theirs.sendall(ciphertext[start : start + cut])
+        assert stream._fill_now()
+        received.append(drain(stream))
+    assert b"".join(received) == b"".join(messages)
+    assert stream._owed == 0

@@ -38,6 +38,7 @@ from .._pins.pinset import PinSet
 from .._pins.policy import PolicyMatch
 from .._pins.report import PinFailureReport
 from .._pins.verdict import Verdict, judge
+from .chains import CHAINS
 
 if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
@@ -220,13 +221,10 @@ class HandshakeVerifier:
             raise CertificateVerificationError(
                 self.hostname, "the verified chain is incomplete"
             )
-        certs = tuple(self._chain[d] for d in depths)
-        digests = [spki_digest(c) for c in certs]
-        self.verified_chain = tuple(
-            ChainCertificate(d, _subject(c), str(Pin(digest)), c)
-            for d, (c, digest) in enumerate(zip(certs, digests))
-        )
-        self._check_hostname(certs[0])
+        self.verified_chain, digests = CHAINS.describe([self._chain[d] for d in depths])
+        self._chain.clear()
+        certs = tuple(entry.certificate for entry in self.verified_chain)
+        CHAINS.check_name(certs[0], self.hostname, self._check_hostname)
 
         verdict = self._judge(digests)
         if verdict.reason == "debug_ca":
@@ -305,13 +303,13 @@ class HandshakeVerifier:
         issuer = certs[1] if len(certs) > 1 else certs[0]
         self.ct_verdict = self.ct.check(self.hostname, self.port, certs[0], issuer)
 
-    def _check_hostname(self, leaf: x509.Certificate) -> None:
-        address = as_ip_address(self.hostname)
+    def _check_hostname(self, leaf: x509.Certificate, hostname: str) -> None:
+        address = as_ip_address(hostname)
         try:
             if address is not None:
                 verify_certificate_ip_address(leaf, address.compressed)
             else:
-                verify_certificate_hostname(leaf, self.hostname)
+                verify_certificate_hostname(leaf, hostname)
         except (VerificationError, CertificateError) as exc:
             literals = _ip_literals_as_dns_names(leaf)
             if literals:
@@ -319,7 +317,7 @@ class HandshakeVerifier:
                 # many valid names it lists (stock websocket-client accepts
                 # it). Refusing is safe; the message must say why.
                 raise HostnameMismatchError(
-                    self.hostname,
+                    hostname,
                     f"the certificate lists the IP address {literals[0]!r} as a "
                     "DNS name (a dNSName subjectAltName entry, which RFC 6125 "
                     "forbids), so no name in it is trusted; reissue it with "
@@ -329,8 +327,8 @@ class HandshakeVerifier:
                 ) from exc
             names = _names_in(leaf)
             raise HostnameMismatchError(
-                self.hostname,
-                f"the certificate is not valid for {self.hostname!r}"
+                hostname,
+                f"the certificate is not valid for {hostname!r}"
                 + (f"; it names {', '.join(names)}" if names else ""),
                 0,
                 _subject(leaf),
