@@ -280,7 +280,7 @@ class PinnedWebSocket(websocket.WebSocket):
 
         The same bytes on the wire, masked with a key from
         ``get_mask_key``; the masking is several times quicker for large
-        payloads (see :mod:`pinws._client.frames`).
+        payloads.
 
         Raises:
             websocket.WebSocketConnectionClosedException: the connection is
