@@ -65,7 +65,8 @@ RECORD_READ = READ_AHEAD + 1
 # Plaintext handed to OpenSSL in one go by a sender; its records are queued
 # and flushed before the next chunk is encrypted.
 WRITE_CHUNK = 256 * 1024
-# Ciphertext taken from the socket in one recv.
+# Ciphertext taken from the socket in one recv: under glibc's mmap threshold
+# (128 KiB), above which every read's buffer would be fresh pages to fault in.
 RECV_SIZE = 65536
 # Ciphertext handed to OpenSSL at a time: one record of the largest size
 # (16 KiB of plaintext, its header and AEAD expansion).
@@ -116,7 +117,6 @@ class TLSStream:
         "_eof",
         "_fd",
         "_fed_records",
-        "_feed_limit",
         "_flush_waiters",
         "_flushed",
         "_flushing",
@@ -172,10 +172,6 @@ class TLSStream:
         self._owed = 0
         # Whether reading may have made OpenSSL write something to send.
         self._reply_due = False
-        # Bytes of whole records handed over at once; one record at a time
-        # during the handshake, whose flight would otherwise set the size
-        # the incoming BIO keeps for good.
-        self._feed_limit = 0
         # Ciphertext arrived since SSL_read last asked for more: whole records
         # may be waiting that no socket event will announce.
         self._incoming = False
@@ -201,11 +197,7 @@ class TLSStream:
             websocket.WebSocketTimeoutException: it did not finish in time.
             ConnectionInterrupted: the socket was closed, or its wake-up set.
         """
-        deadline = deadline_after(self._timeout)
-        try:
-            self._handshake(deadline)
-        finally:
-            self._feed_limit = FEED_LIMIT
+        self._handshake(deadline_after(self._timeout))
 
     def _handshake(self, deadline: Optional[float]) -> None:
         while True:
@@ -250,10 +242,15 @@ class TLSStream:
         with self._recv_lock:
             buffered = self._rbuf
             if buffered is not None:
+                # _keep, inline: the Upgrade response is read a byte at a time.
                 start = self._rpos
-                self._keep(buffered, start + bufsize)
+                end = start + bufsize
+                if end < len(buffered):
+                    self._rpos = end
+                else:
+                    self._rbuf, self._rpos = None, 0
                 # A slice of the whole of a bytes object is that object.
-                data = buffered[start : start + bufsize]
+                data = buffered[start:end]
             elif bufsize >= READ_AHEAD:
                 data = self._read_tls(bufsize)
             else:
@@ -550,7 +547,7 @@ class TLSStream:
 
         At most :data:`FEED_LIMIT` bytes (but always one whole record) go
         into the incoming BIO at a time: a memory BIO keeps the largest size
-        it ever held for the life of the connection, so a 256 KiB read
+        it ever held for the life of the connection, so a 64 KiB read
         handed over at once would stay allocated on an idle connection. A
         record cut by the end of what was received goes over in parts,
         rather than be joined to the next read (a copy of all of it).
@@ -584,7 +581,7 @@ class TLSStream:
                         self._owed = record_end - size
                         end = size
                     break
-                if end > start and record_end - start > self._feed_limit:
+                if end > start and record_end - start > FEED_LIMIT:
                     break
                 end = record_end
                 records += 1
