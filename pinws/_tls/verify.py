@@ -148,7 +148,8 @@ class HandshakeVerifier:
         self.verified_chain: tuple[ChainCertificate, ...] = ()
         self.unexpected: Optional[Exception] = None
         self.verdict: Optional[Verdict] = None
-        # How often OpenSSL called back: never, on a resumed handshake.
+        # How often OpenSSL called back (verify_callback counts): never,
+        # on a resumed handshake.
         self.certificates_seen = 0
 
     def fail(self, exc: Exception) -> None:
@@ -179,7 +180,6 @@ class HandshakeVerifier:
                 mismatch); the verify callback records it with :meth:`fail`
                 and fails the handshake.
         """
-        self.certificates_seen += 1
         if self.pin_only:
             return self._on_certificate_pin_only(cert, depth)
         if not ok:
@@ -456,6 +456,7 @@ def verify_callback(
     verifier = connection.get_app_data()
     if not isinstance(verifier, HandshakeVerifier):
         return False
+    verifier.certificates_seen += 1
     try:
         return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
     except Exception as exc:
