@@ -132,8 +132,18 @@ class WebSocketServer:
         return f"wss://{name}:{self.port}{path}"
 
     def serve_certificate(self, leaf: Any) -> None:
-        """Serve *leaf* (a trustme.LeafCert) from the next connection on."""
+        """Serve *leaf* (a trustme.LeafCert) from the next connection on.
+
+        As a restarted server does: no session issued before is resumed
+        (a restart brings new session-ticket keys; the standard library
+        cannot replace them, so the server stops resuming instead). A
+        server that keeps its ticket keys resumes sessions of the old
+        certificate: see test_resumption.py.
+        """
+        assert self.context is not None
         leaf.configure_cert(self.context)
+        self.context.options |= ssl.OP_NO_TICKET
+        self.context.num_tickets = 0
 
     def close(self) -> None:
         self._server.shutdown()
