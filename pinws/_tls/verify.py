@@ -202,15 +202,13 @@ class HandshakeVerifier:
         """Whether a handshake verifying *certs* would be accepted now.
 
         For a resumable session's stored chain (leaf first), before it is
-        offered: the host name, the pins (:func:`judge`, today) and an
-        enforced Certificate Transparency policy. Nothing is logged,
-        reported or remembered.
+        offered: the pins (:func:`judge`, today) and an enforced Certificate
+        Transparency policy. Not the host name: sessions are kept per host
+        name, so the chain was verified for this very name, and the check
+        is a function of the two alone (:meth:`judge_resumed` makes it
+        anyway). Nothing is logged, reported or remembered.
         """
         if not certs:
-            return False
-        try:
-            self._check_hostname(certs[0])
-        except PinningError:
             return False
         verdict = judge(
             [spki_digest(cert) for cert in certs],
