@@ -631,6 +631,18 @@ def test_resume_sessions_must_be_a_bool(chain: Chain, value: object) -> None:
         )
 
 
+def test_fetch_verified_chain_reads_the_live_chain_never_a_stored_one(
+    chain: Chain, server: ResumingServer
+) -> None:
+    _connect(_client(chain), server.port)
+    fetched = pinws.fetch_verified_chain(
+        "localhost", server.port, ca_certs=chain.ca_file, timeout=WAIT
+    )
+    assert [c.pin for c in fetched.chain] == chain.pins
+    assert server.wait_for(2)
+    assert server.reused == [False, False]
+
+
 def test_clearing_the_cache_makes_the_next_handshake_a_full_one(
     chain: Chain, server: ResumingServer
 ) -> None:

@@ -237,7 +237,7 @@ def clear_session_cache() -> None:
     you changed the trust store's contents in place, say, or once a server's
     key is known to be compromised.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """
     SESSIONS.clear()
     logger.debug("TLS session cache cleared")

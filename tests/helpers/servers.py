@@ -142,6 +142,15 @@ class WebSocketServer:
         """
         assert self.context is not None
         leaf.configure_cert(self.context)
+        self.resume_no_sessions()
+
+    def resume_no_sessions(self) -> None:
+        """Resume no session issued so far, as a restarted server would.
+
+        Call it after changing the context's certificate in place, to model
+        a key rotation by restart or reload (new session-ticket keys).
+        """
+        assert self.context is not None
         self.context.options |= ssl.OP_NO_TICKET
         self.context.num_tickets = 0
 
