@@ -45,6 +45,7 @@ __all__ = [
     "SessionCache",
     "SessionKey",
     "SessionSlot",
+    "chain_expiry",
     "clear_session_cache",
 ]
 
