@@ -211,11 +211,19 @@ class PinwsClient(SyncClient):
         # For the ct metrics: a pinws.CTPolicy, or a function making a new
         # one for every connection (which then remembers no signature).
         self.ct: Optional[Any] = None
+        # Full handshakes, as every other client makes; only the
+        # resumed-connect metric turns resumption on.
+        self.resume_sessions = False
 
     def open(self, url: str) -> Any:
         ct = self.ct() if callable(self.ct) else self.ct
         return self._pinws.create_connection(
-            url, pins=self.pins, ca_certs=self.bundle, timeout=TIMEOUT, ct=ct
+            url,
+            pins=self.pins,
+            ca_certs=self.bundle,
+            timeout=TIMEOUT,
+            ct=ct,
+            resume_sessions=self.resume_sessions,
         )
 
     def send(self, conn: Any, data: bytes) -> None:

@@ -116,6 +116,8 @@ def server_process(pki: Pki, workdir: Path) -> Iterator[dict[Any, int]]:
         for length, files in pki.chains.items()
     }
     chains["ct"] = {"cert_chain": pki.ct.cert_chain, "key": pki.ct.key}
+    # The main chain again, with session tickets: the resumed-connect metric.
+    chains["resume"] = {**chains["3"], "tickets": True}
     config.write_text(json.dumps({"chains": chains}))
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.server", str(config)],
@@ -383,6 +385,43 @@ class Suite:
             self.interleaved_connects("ct", clients, urls, p["ct_connects"], index)
         self.collect_failures(("pinws", c) for c in clients.values())
 
+    def run_resumed_connect(self) -> None:
+        """pinws resuming a TLS session vs the fair baseline's full handshake.
+
+        One metric, two clients: pinws (``resume_sessions=True``) on the
+        listener that sends session tickets, every connection after the
+        first resuming; the fair baseline as in ``connect`` (no client
+        but pinws resumes). Its ratio is the target's.
+        """
+        p = self.p
+        key = "connect_resumed"
+        self.metric(
+            key,
+            "Connect-to-open latency, resumed session (baseline: full handshake)",
+            "ms",
+            "lower",
+            "resume",
+        )
+        resuming = make_client("pinws", self.settings)
+        resuming.resume_sessions = True
+        url = self.url("/hold", chain="resume")
+        clients = {("pinws", key): resuming, (BASELINE, key): self.clients[BASELINE]}
+        urls = {("pinws", key): url, (BASELINE, key): self.url("/hold")}
+        try:
+            # A first, full handshake keeps the session the rest resume.
+            resuming.connect_times(url, 1)
+            for index in self.rounds(p["rounds"]):
+                self.interleaved_connects(key, clients, urls, p["connects"], index)
+            # Make sure it measured what it says.
+            _, conn = resuming.open_retrying(url)
+            reused = conn.sock.session_reused
+            resuming.close(conn)
+            if not reused:
+                raise RuntimeError("pinws did not resume the session")
+        except Exception as exc:
+            self.errors.append({"metric": key, "client": "pinws", "error": repr(exc)})
+        self.collect_failures([("pinws", resuming)])
+
     def run_chain_lengths(self) -> None:
         p = self.p
         for length in sorted(k for k in self.ports if isinstance(k, int)):
@@ -605,9 +644,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     parser.add_argument(
         "--only",
-        default="clients,chain,pins,ct,memory,concurrent,scale",
-        help="comma-separated groups to run: clients, chain, pins, ct, memory, "
-        "concurrent, scale",
+        default="clients,resume,chain,pins,ct,memory,concurrent,scale",
+        help="comma-separated groups to run: clients, resume, chain, pins, ct, "
+        "memory, concurrent, scale",
     )
     parser.add_argument(
         "--scale",
@@ -646,6 +685,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             suite.warm_up()
             if "clients" in groups:
                 suite.run_client_metrics()
+            if "resume" in groups:
+                suite.run_resumed_connect()
             if "memory" in groups:
                 suite.run_memory()
             if "pins" in groups:

@@ -39,6 +39,7 @@ from ._pins.report import PinFailureReport
 from ._store.store import PinStore, PinStoreEntry
 from ._tls.fetch import FetchedChain, fetch_verified_chain
 from ._tls.pinned import PinnedSocket
+from ._tls.sessions import clear_session_cache
 from ._transport.socket import ConnectionInterrupted
 from ._version import __version__
 
@@ -77,6 +78,7 @@ __all__ = [
     "TLSHandshakeError",
     "UnpinnedHostError",
     "__version__",
+    "clear_session_cache",
     "create_connection",
     "fetch_verified_chain",
     "spki_pin",

@@ -10,16 +10,20 @@ from __future__ import annotations
 __all__ = ["require_bool"]
 
 
-def require_bool(value: object, name: str) -> bool:
+def require_bool(
+    value: object, name: str, *, error: type[Exception] = ValueError
+) -> bool:
     """Return *value* if it is a real :class:`bool`.
 
     Args:
         value: what the caller passed.
         name: the argument's name, as the caller wrote it (``"pin_only"``).
+        error: the exception class to raise (newer flags raise
+            :class:`TypeError`).
 
     Raises:
         ValueError: *value* is anything else (the string ``"false"``, ``0``,
-            ``None``), naming the argument and how to pass it.
+            ``None``), naming the argument and how to pass it; or *error*.
     """
     if isinstance(value, bool):
         return value
@@ -29,6 +33,6 @@ def require_bool(value: object, name: str) -> bool:
             f"; a string is never read as a flag: convert it first, e.g. "
             f"{name}=(text.lower() == 'true')"
         )
-    raise ValueError(
+    raise error(
         f"{name} must be True or False, not {type(value).__name__} {value!r}{hint}"
     )

@@ -40,6 +40,8 @@ CLIENT_METRICS = [
 # The scale group runs app clients only: pinws and the fair baseline.
 SCALE_METRICS = ["scale_connect", "scale_memory", "scale_idle_cpu"]
 SCALE_CLIENTS = ["pinws", "websocket-client-tuned"]
+# pinws resuming sessions, and the fair baseline's full handshake.
+RESUME_METRICS = ["connect_resumed"]
 PINWS_METRICS = [
     "pins_1",
     "pins_100",
@@ -51,6 +53,7 @@ PINWS_METRICS = [
 ]
 TARGETS = {
     "connect",
+    "connect_resumed",
     "echo",
     "recv_1mib",
     "send_1mib",
@@ -104,7 +107,10 @@ def test_smoke_run_reports_every_metric(smoke_run: tuple[dict, Path]) -> None:
     available = [n for n, c in results["clients"].items() if c["available"]]
     metrics = results["metrics"]
     assert set(metrics) == (
-        set(CLIENT_METRICS) | set(PINWS_METRICS) | set(SCALE_METRICS)
+        set(CLIENT_METRICS)
+        | set(PINWS_METRICS)
+        | set(SCALE_METRICS)
+        | set(RESUME_METRICS)
     )
     for key, metric in metrics.items():
         assert metric["unit"], key
@@ -114,7 +120,7 @@ def test_smoke_run_reports_every_metric(smoke_run: tuple[dict, Path]) -> None:
             available
             if key in CLIENT_METRICS
             else SCALE_CLIENTS
-            if key in SCALE_METRICS
+            if key in SCALE_METRICS or key in RESUME_METRICS
             else ["pinws"]
         )
         assert sorted(metric["results"]) == sorted(expected), key

@@ -153,6 +153,7 @@ def test_the_key_rotation_playbook(
         roll = rotation.policy("roll")
         assert rotation.talk(server, roll) == pin_of(keys["current key"])
         server.context.load_cert_chain(*rotation.certificate("backup key 1"))
+        server.resume_no_sessions()  # restarted with the new key
         for pins in (enforced, roll):
             assert rotation.talk(server, pins) == pin_of(keys["backup key 1"])
         # Only a client that never got a backup pin is locked out.

@@ -86,9 +86,15 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         pin_store: a :class:`PinStore` of remembered pins for the hosts
             *pins* does not cover: trust on first use (SSH's model, for
             devices) and ``Public-Key-Pins`` headers.
+        resume_sessions: let a connection (a reconnect, say) resume the TLS
+            session of an earlier accepted one to the same host, port and
+            trust store, after judging the chain verified for it against
+            the pins in force; ``False`` makes every handshake a full one.
+            Never with *pin_only* or *debug_ca*.
 
     Raises:
         ValueError: *url* is not ``wss://``, or another argument is bad.
+        TypeError: *resume_sessions* is not a real :class:`bool`.
         InvalidPinError: the pins are malformed.
 
     Connection failures -- every attempt, reconnects included -- go to
@@ -108,6 +114,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
         callback_executor: Optional[CallbackExecutor] = None,
         ct: Optional[CTPolicy] = None,
         pin_store: Optional[PinStore] = None,
+        resume_sessions: bool = True,
         **kwargs: Any,
     ) -> None:
         url = wss_url(url)
@@ -128,6 +135,7 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
             report_uri=report_uri,
             ct=ct,
             pin_store=pin_store,
+            resume_sessions=resume_sessions,
         )
         self._active_tls = self._base_tls
         self._backoff = ReconnectBackoff()

@@ -30,6 +30,7 @@ def create_connection(
     report_uri: Optional[str] = None,
     ct: Optional[CTPolicy] = None,
     pin_store: Optional[PinStore] = None,
+    resume_sessions: bool = True,
     **options: Any,
 ) -> PinnedWebSocket:
     """Open a pinned WebSocket connection and return it, connected.
@@ -54,6 +55,11 @@ def create_connection(
         pin_store: a :class:`PinStore` of remembered pins for the hosts
             *pins* does not cover: trust on first use and ``Public-Key-Pins``
             headers.
+        resume_sessions: resume the TLS session of an earlier accepted
+            connection to the same host, port and trust store (a shorter
+            handshake), after judging the chain verified for it against the
+            pins in force; ``False`` makes every handshake a full one. Never
+            with *pin_only* or *debug_ca*.
 
     Returns:
         a connected :class:`PinnedWebSocket` (a :class:`websocket.WebSocket`).
@@ -63,7 +69,8 @@ def create_connection(
         UnpinnedHostError: no pins anywhere for the host (and no first use).
         StoredPinMismatchError: the host's key is not the one remembered.
         ValueError: the URL is not ``wss://`` or another argument is bad.
-        TypeError: an unknown keyword argument (a misspelling).
+        TypeError: an unknown keyword argument (a misspelling), or
+            *resume_sessions* is not a real :class:`bool`.
         PinMismatchError: no certificate of the verified chain matched.
         CTPolicyError: the certificate fails an enforced CT policy.
         CertificateVerificationError: the chain or host name did not verify.
@@ -90,6 +97,7 @@ def create_connection(
         report_uri=report_uri,
         ct=ct,
         pin_store=pin_store,
+        resume_sessions=resume_sessions,
         fire_cont_frame=fire_cont_frame,
         enable_multithread=enable_multithread,
         skip_utf8_validation=skip_utf8_validation,

@@ -95,6 +95,7 @@ class PinnedWebSocket(websocket.WebSocket):
         report_uri: Optional[str] = None,
         ct: Optional[CTPolicy] = None,
         pin_store: Optional[PinStore] = None,
+        resume_sessions: bool = True,
         **kwargs: Any,
     ) -> None:
         check_keywords(PinnedWebSocket.__init__, kwargs, WEBSOCKET)
@@ -108,6 +109,7 @@ class PinnedWebSocket(websocket.WebSocket):
             report_uri=report_uri,
             options=parse_sslopt(sslopt),
             ct=ct,
+            resume_sessions=resume_sessions,
         )
         super().__init__(get_mask_key, sockopt=sockopt, sslopt={}, **kwargs)
         self._pinws_tls = tls
@@ -193,6 +195,9 @@ class PinnedWebSocket(websocket.WebSocket):
                 if response is None:
                     pinned.limit_reads(None)
                     self._pinws_remember_headers(host)
+                    # The 101 has been read, so a TLS 1.3 server's session
+                    # tickets (sent after its handshake) have been too.
+                    pinned.keep_session()
                     return
                 # websocket-client before 1.9.1 returns "connected" from a
                 # redirect it did not follow; that socket must not be used.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from cryptography import x509
 
+from .._flags import require_bool
 from .._pins.policy import PinPolicy
 from .._pins.report import PinFailureReport
 from .contexts import ContextSpec, check_path
@@ -66,6 +67,8 @@ class TLSConfig:
         options: the context-shaping part of ``sslopt``.
         ct: a Certificate Transparency policy checked in every handshake.
         pin_store: pins remembered per host (trust on first use, HPKP).
+        resume_sessions: resume TLS sessions of earlier accepted handshakes
+            (never with *pin_only* or *debug_ca*).
     """
 
     policy: PinPolicy
@@ -78,6 +81,7 @@ class TLSConfig:
     options: SSLOptions = dataclasses.field(default_factory=SSLOptions)
     ct: Optional[CTPolicy] = None
     pin_store: Optional[PinStore] = None
+    resume_sessions: bool = True
 
     @classmethod
     def create(
@@ -92,13 +96,16 @@ class TLSConfig:
         options: Optional[SSLOptions] = None,
         ct: Optional[CTPolicy] = None,
         pin_store: Optional[PinStore] = None,
+        resume_sessions: bool = True,
     ) -> TLSConfig:
         """Check the arguments and build the config.
 
         Raises:
             ValueError: a file does not exist or is not what it should be,
                 or the arguments conflict.
+            TypeError: *resume_sessions* is not a real :class:`bool`.
         """
+        require_bool(resume_sessions, "resume_sessions", error=TypeError)
         if ct is not None and pin_only:
             raise ValueError(
                 "ct= cannot be combined with pin_only=True: Certificate "
@@ -120,6 +127,7 @@ class TLSConfig:
             options=options or SSLOptions(),
             ct=ct,
             pin_store=pin_store,
+            resume_sessions=resume_sessions,
         )
         config.trust_store()  # check sslopt's against ca_certs= now
         return config
@@ -148,6 +156,17 @@ class TLSConfig:
                 "give the trust store either as ca_certs= or in sslopt, not both"
             )
         return check_path("sslopt ca", from_sslopt)
+
+    @property
+    def resumes(self) -> bool:
+        """Whether connections of this config may resume TLS sessions.
+
+        Never in pin-only mode (nothing but the leaf's key vouches for the
+        server, so every connection proves it again) nor with a
+        ``debug_ca`` (a development setup, warned about on every
+        connection).
+        """
+        return self.resume_sessions and not self.pin_only and self.debug_ca is None
 
     def context_spec(self) -> ContextSpec:
         """What this config's OpenSSL context is built from."""

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Optional, Union
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
 
 from .._errors import TLSHandshakeError
 from .._log import get_logger, log_repeated
 from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
-from .._store.lookup import FIRST_USE, RememberedPins
+from .._store.lookup import FIRST_USE, HostPins, RememberedPins
 from .._transport.wait import Wakeup
 from .config import PathLike, ReportSink, TLSConfig
-from .contexts import shared_context, ssl_error_reason
+from .contexts import keyed_context, ssl_error_reason
 from .options import SSLOptions
 from .pinned import HandshakeOutcome, PinnedSocket
+from .sessions import SESSIONS, CachedSession, SessionCache, SessionKey, SessionSlot
 from .verify import HandshakeVerifier
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 
 logger = get_logger("tls")
+DER = Encoding.DER
 
 
 class _Unset:
@@ -50,6 +54,7 @@ class TLSClient:
     Raises:
         ValueError: a file does not exist or cannot be loaded, or the options
             conflict.
+        TypeError: *resume_sessions* is not a real :class:`bool`.
     """
 
     def __init__(
@@ -64,6 +69,7 @@ class TLSClient:
         options: Optional[SSLOptions] = None,
         ct: Optional[CTPolicy] = None,
         pin_store: Optional[PinStore] = None,
+        resume_sessions: bool = True,
     ) -> None:
         config = TLSConfig.create(
             policy,
@@ -75,6 +81,7 @@ class TLSClient:
             options=options,
             ct=ct,
             pin_store=pin_store,
+            resume_sessions=resume_sessions,
         )
         if config.debug_ca is not None:
             log_repeated(
@@ -104,7 +111,13 @@ class TLSClient:
             debug_ca_digest=config.debug_ca_digest,
             ca_certs=self.ca_certs,
         )
-        self._context: SSL.Context = shared_context(config.context_spec())
+        context, key = keyed_context(config.context_spec())
+        self._context: SSL.Context = context
+        # Sessions are kept per trust configuration: the shared context's
+        # key. A context that is not shared (a client certificate's) has
+        # none, and its connections never resume.
+        self._session_scope: Optional[Hashable] = key if config.resumes else None
+        self.sessions: SessionCache = SESSIONS
 
     # What the rest of pinws reads, from the config.
     @property
@@ -187,7 +200,9 @@ class TLSClient:
 
         Returns:
             the :class:`PinnedSocket`, once the handshake and every check
-            passed; nothing of the application protocol has been sent.
+            passed; nothing of the application protocol has been sent. A
+            handshake that resumed a cached session (see ``sessions.py``)
+            passed the same checks, on the chain stored with the session.
 
         Raises:
             PinMismatchError: the chain verified but no pin matched.
@@ -201,9 +216,7 @@ class TLSClient:
         host = server_hostname.strip("[]")
         # pins= first, then the pin store, then trust on first use.
         rule = self.remembered.for_host(host)
-        match, pin_set = rule.match, rule.pin_set
-        first_use = rule.kind == FIRST_USE
-        if self.pin_only and pin_set is None and not first_use:
+        if self.pin_only and rule.pin_set is None and rule.kind != FIRST_USE:
             raise TLSHandshakeError(
                 f"pin_only=True needs pins for {host}, and the policy has none"
             )
@@ -216,20 +229,11 @@ class TLSClient:
         if address is None:
             # RFC 6066: SNI carries DNS names only, never IP literals.
             connection.set_tlsext_host_name(check_name.encode("ascii"))
-        verifier = HandshakeVerifier(
-            hostname=check_name,
-            port=port,
-            pin_set=pin_set,
-            pin_only=self.pin_only,
-            debug_ca_digest=self.config.debug_ca_digest,
-            served_chain=lambda: (
-                connection.get_peer_cert_chain(as_cryptography=True) or ()
-            ),
-            match=match,
-            ct=self.ct,
-            trust_on_first_use=first_use,
-            mismatch=self.remembered.mismatch_error(rule),
-        )
+        verifier = self._verifier(connection, check_name, port, rule)
+        key = self._session_key(check_name, port, rule)
+        offered = self._session_to_offer(key, verifier)
+        if offered is not None:
+            connection.set_session(offered.session)
         connection.set_app_data(verifier)
         connection.set_connect_state()
         pinned = PinnedSocket(connection, raw, timeout, wakeup=wakeup)
@@ -240,6 +244,9 @@ class TLSClient:
             # wrap_socket raises; close it here for every path.
             pinned.close()
             self._deliver_report(verifier, self.remembered.report_sink(rule))
+            if offered is not None:
+                # The server refused it, or is not the one that issued it.
+                self._drop_session(key, offered, "the handshake failed")
             if isinstance(exc, SSL.Error):
                 if verifier.error is not None:
                     raise verifier.error from exc
@@ -256,10 +263,24 @@ class TLSClient:
             raise
         finally:
             connection.set_app_data(None)
-        if not verifier.accepted:
+        resumed = False
+        if (
+            not verifier.accepted
+            and offered is not None
+            and key is not None
+            and _resumed(verifier, connection, offered)
+        ):
+            resumed = True
+            verifier, rule = self._judge_resumed(
+                pinned, host, check_name, port, key, offered
+            )
+        elif not verifier.accepted:
             # Defence in depth: a handshake that finished without our
-            # callback accepting the leaf (a resumed session, say) is refused.
+            # callback accepting the leaf, and that is not the resumption
+            # of a session we offered, is refused.
             pinned.close()
+            if offered is not None:
+                self._drop_session(key, offered, "the handshake was not verified")
             raise TLSHandshakeError(
                 f"TLS handshake with {host} completed without certificate "
                 "verification; refusing the connection"
@@ -275,15 +296,118 @@ class TLSClient:
             matched_pin=verifier.matched_pin,
             verdict=verifier.verdict,
             ct_verdict=verifier.ct_verdict,
+            resumed=resumed,
         )
+        if key is not None and verifier.verified_chain:
+            # A resumed session keeps the chain and the expiry of the full
+            # handshake it came from: resuming never extends them.
+            pinned.offer_session_to(
+                SessionSlot(
+                    self.sessions,
+                    key,
+                    verifier.verified_chain,
+                    offered.expires if resumed and offered is not None else None,
+                )
+            )
         logger.debug(
-            "pinned TLS connection to %s:%s (%s), matched %s",
+            "pinned TLS connection to %s:%s (%s%s), matched %s",
             host,
             port,
             pinned.version(),
+            ", resumed session" if resumed else "",
             verifier.matched_pin,
         )
         return pinned
+
+    def _verifier(
+        self,
+        connection: SSL.Connection,
+        check_name: str,
+        port: Optional[int],
+        rule: HostPins,
+    ) -> HandshakeVerifier:
+        return HandshakeVerifier(
+            hostname=check_name,
+            port=port,
+            pin_set=rule.pin_set,
+            pin_only=self.pin_only,
+            debug_ca_digest=self.config.debug_ca_digest,
+            served_chain=lambda: (
+                connection.get_peer_cert_chain(as_cryptography=True) or ()
+            ),
+            match=rule.match,
+            ct=self.ct,
+            trust_on_first_use=rule.kind == FIRST_USE,
+            mismatch=self.remembered.mismatch_error(rule),
+        )
+
+    # -- session resumption (see sessions.py) ---------------------------------
+
+    def _session_key(
+        self, check_name: str, port: Optional[int], rule: HostPins
+    ) -> Optional[SessionKey]:
+        scope = self._session_scope
+        if scope is None or rule.kind == FIRST_USE:
+            # First use learns the key from a full handshake.
+            return None
+        return (check_name, port, scope)
+
+    def _session_to_offer(
+        self, key: Optional[SessionKey], verifier: HandshakeVerifier
+    ) -> Optional[CachedSession]:
+        """The cached session for *key*, if its chain would be accepted now."""
+        if key is None:
+            return None
+        entry = self.sessions.get(key)
+        if entry is None:
+            return None
+        if not verifier.would_accept(entry.certificates):
+            # The pins, the pin store or the CT policy changed since, or
+            # a pin set expired: a full handshake decides.
+            self._drop_session(key, entry, "its chain is no longer accepted")
+            return None
+        return entry
+
+    def _judge_resumed(
+        self,
+        pinned: PinnedSocket,
+        host: str,
+        check_name: str,
+        port: Optional[int],
+        key: SessionKey,
+        offered: CachedSession,
+    ) -> tuple[HandshakeVerifier, HostPins]:
+        """Decide on a resumed handshake, before :meth:`wrap` returns.
+
+        The pins are read again (they may have changed during the
+        handshake) and the session's stored chain judged as a full
+        handshake's chain is at depth 0.
+
+        Raises:
+            PinningError: refused, as a full handshake would be; the session
+                is dropped and the connection closed.
+        """
+        verifier: Optional[HandshakeVerifier] = None
+        rule: Optional[HostPins] = None
+        try:
+            rule = self.remembered.for_host(host)
+            verifier = self._verifier(pinned.connection, check_name, port, rule)
+            verifier.judge_resumed(offered.certificates)
+        except BaseException as exc:
+            pinned.close()
+            why = f"refused after resuming it ({type(exc).__name__})"
+            self._drop_session(key, offered, why)
+            if verifier is not None and rule is not None:
+                self._deliver_report(verifier, self.remembered.report_sink(rule))
+            raise
+        logger.debug("resumed the TLS session for %s:%s", check_name, port)
+        return verifier, rule
+
+    def _drop_session(
+        self, key: Optional[SessionKey], entry: CachedSession, why: str
+    ) -> None:
+        if key is not None and self.sessions.discard(key, entry):
+            logger.debug("dropped the TLS session for %s:%s: %s", key[0], key[1], why)
 
     def _deliver_report(
         self, verifier: HandshakeVerifier, store_sink: Optional[ReportSink] = None
@@ -299,6 +423,29 @@ class TLSClient:
                 sink(report)
             except Exception:
                 logger.exception("pin failure report handler %r failed", sink)
+
+
+def _resumed(
+    verifier: HandshakeVerifier, connection: SSL.Connection, offered: CachedSession
+) -> bool:
+    """Whether a handshake the callback did not accept resumed *offered*.
+
+    With ``VERIFY_PEER``, OpenSSL calls the verify callback for every full
+    handshake that has a server certificate; a handshake that completes
+    without one call either resumed a session or used an anonymous suite
+    (which no certificate vouches for). A resumed session still holds the
+    peer certificate of its full handshake, so the peer's leaf must be the
+    one stored with the session we offered.
+    """
+    if verifier.certificates_seen:
+        return False
+    if verifier.error is not None or verifier.unexpected is not None:
+        return False
+    peer = connection.get_peer_certificate(as_cryptography=True)
+    if peer is None:
+        return False
+    stored = offered.chain[0].certificate
+    return bool(peer.public_bytes(DER) == stored.public_bytes(DER))
 
 
 class TargetContext:

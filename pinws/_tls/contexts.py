@@ -27,6 +27,8 @@ __all__ = [
     "ContextSpec",
     "build_context",
     "check_path",
+    "context_key",
+    "keyed_context",
     "shared_context",
     "ssl_error_reason",
 ]
@@ -61,20 +63,38 @@ class ContextSpec:
     options: SSLOptions
 
 
-def shared_context(spec: ContextSpec) -> SSL.Context:
-    """The context for *spec*: from the cache, or built and cached."""
+def context_key(spec: ContextSpec) -> Optional[Hashable]:
+    """What identifies *spec*'s context in the cache; ``None``: never cached.
+
+    It names every file the context loads by path, inode, size and change
+    times, and the cipher and curve settings: two specs with one key verify
+    chains alike. TLS sessions are kept by it too (see ``sessions``).
+    """
     options = spec.options
     if options.certfile is not None:
         # A client key (and its password) is not kept beyond its client.
-        return build_context(spec)
+        return None
     files = [] if spec.pin_only else [spec.ca_certs or certifi.where()]
     if spec.debug_ca is not None:
         files.append(spec.debug_ca)
     identities = tuple(file_identity(path) for path in files)
     if None in identities:
-        return build_context(spec)  # let the build name the problem
-    key = (spec.pin_only, identities, options.ciphers, options.ecdh_curve)
-    return CONTEXTS.get(key, lambda: build_context(spec))
+        return None  # let the build name the problem
+    return (spec.pin_only, identities, options.ciphers, options.ecdh_curve)
+
+
+def shared_context(spec: ContextSpec) -> SSL.Context:
+    """The context for *spec*: from the cache, or built and cached."""
+    return keyed_context(spec)[0]
+
+
+def keyed_context(spec: ContextSpec) -> tuple[SSL.Context, Optional[Hashable]]:
+    """The context for *spec*, as :func:`shared_context`, and its cache key
+    (``None`` for a context that is not shared)."""
+    key = context_key(spec)
+    if key is None:
+        return build_context(spec), None
+    return CONTEXTS.get(key, lambda: build_context(spec)), key
 
 
 def file_identity(path: str) -> Optional[tuple[object, ...]]:
@@ -101,9 +121,9 @@ class ContextCache:
     connection). The key names every file the context loaded by path,
     inode, size and change times, so an edited or replaced trust store is
     loaded afresh. Bounded: the least recently used entry goes first.
-    Sharing is safe: a context holds no per-connection state (sessions are
-    never cached, and verify callback errors stay on each connection's
-    verifier).
+    Sharing is safe: a context holds no per-connection state (it stores no
+    sessions -- pinws's own session cache keeps those, by this key -- and
+    verify callback errors stay on each connection's verifier).
     """
 
     def __init__(self, size: int) -> None:
@@ -160,10 +180,19 @@ def build_context(spec: ContextSpec) -> SSL.Context:
     # A missing close_notify is handled by WebSocket's own close frames.
     options |= getattr(SSL, "OP_IGNORE_UNEXPECTED_EOF", 0)
     context.set_options(options)
-    # Never resume sessions: a resumed handshake skips certificate
-    # verification, and with it the pin check.
-    context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
-    context.set_options(SSL.OP_NO_TICKET)
+    if spec.pin_only or spec.debug_ca is not None:
+        # These never resume (see sessions.py): ask for no tickets at all.
+        context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+        context.set_options(SSL.OP_NO_TICKET)
+    else:
+        # A resumed handshake skips certificate verification, and with it
+        # the pin check: TLSClient.wrap resumes only sessions it stored
+        # itself, judging their chain again (sessions.py). Tickets are
+        # kept on each connection; OpenSSL's own store stays empty, since
+        # nothing would bound it or key it by host and trust store.
+        context.set_session_cache_mode(
+            SSL.SESS_CACHE_CLIENT | SSL.SESS_CACHE_NO_INTERNAL
+        )
     # Frees OpenSSL's record buffers while a connection is idle (18 KiB
     # a connection, measured), as CPython's ssl module does (bpo-25672).
     context.set_mode(SSL.MODE_RELEASE_BUFFERS)

@@ -158,7 +158,11 @@ def fetch_verified_chain(
     # Built (and its trust store loaded) before connecting: a bad ca_certs
     # costs no connection.
     try:
-        client = TLSClient(verify_only_policy(), ca_certs=ca_certs)
+        # Never resumed: the chain must be the one the server serves now,
+        # not one stored with an earlier connection's session.
+        client = TLSClient(
+            verify_only_policy(), ca_certs=ca_certs, resume_sessions=False
+        )
     except BaseException:
         if sock is not None:
             sock.close()

@@ -12,6 +12,7 @@ from .._errors import ChainCertificate
 from .._pins.pin import Pin
 from .._transport.socket import TLSStream
 from .._transport.wait import Wakeup
+from .sessions import SessionSlot
 
 if TYPE_CHECKING:
     from .._ct.policy import CTVerdict
@@ -31,12 +32,16 @@ class HandshakeOutcome:
         verdict: the pin decision (see ``pinws._pins.verdict``), or ``None``
             when the handshake did not reach it.
         ct_verdict: the Certificate Transparency verdict, or ``None``.
+        resumed: whether the handshake resumed a TLS session. The other
+            attributes are then those of the stored chain its session's full
+            handshake verified, judged again against the pins in force.
     """
 
     verified_chain: tuple[ChainCertificate, ...] = ()
     matched_pin: Optional[Pin] = None
     verdict: Optional[Verdict] = None
     ct_verdict: Optional[CTVerdict] = None
+    resumed: bool = False
 
 
 class PinnedSocket(TLSStream):
@@ -59,7 +64,7 @@ class PinnedSocket(TLSStream):
         outcome: what the handshake established (a ``HandshakeOutcome``).
     """
 
-    __slots__ = ("outcome",)
+    __slots__ = ("_session_slot", "outcome")
 
     def __init__(
         self,
@@ -71,6 +76,43 @@ class PinnedSocket(TLSStream):
     ) -> None:
         super().__init__(connection, raw, timeout, wakeup=wakeup)
         self.outcome = HandshakeOutcome()
+        self._session_slot: Optional[SessionSlot] = None
+
+    def offer_session_to(self, slot: Optional[SessionSlot]) -> None:
+        """Have :meth:`keep_session` store this connection's session in *slot*.
+
+        Called by the TLS client once the handshake's verdict accepted.
+        """
+        self._session_slot = slot
+
+    def keep_session(self) -> None:
+        """Keep this connection's TLS session, so that a later one may resume it.
+
+        Call it once the server's first application data has been read (the
+        WebSocket Upgrade response): a TLS 1.3 server sends its session
+        tickets after the handshake, so the session is not resumable when
+        the handshake returns. Only a connection the verdict accepted, and
+        whose configuration allows resumption, has anywhere to keep it; the
+        session is kept once, and calling this again does nothing.
+        """
+        slot = self._session_slot
+        if slot is None:
+            return
+        self._session_slot = None
+        # The lock every call into the Connection takes: a sending thread
+        # may already be writing.
+        with self._lock:
+            if self._closed:
+                return
+            session = self._conn.get_session()
+        if session is not None:
+            slot.keep(session)
+
+    @property
+    def session_reused(self) -> bool:
+        """Whether the handshake resumed a TLS session (as
+        :attr:`ssl.SSLSocket.session_reused`)."""
+        return self.outcome.resumed
 
     @property
     def verified_chain(self) -> tuple[ChainCertificate, ...]:

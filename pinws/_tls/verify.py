@@ -149,6 +149,9 @@ class HandshakeVerifier:
         self.verified_chain: tuple[ChainCertificate, ...] = ()
         self.unexpected: Optional[Exception] = None
         self.verdict: Optional[Verdict] = None
+        # How often OpenSSL called back (verify_callback counts): never,
+        # on a resumed handshake.
+        self.certificates_seen = 0
 
     def fail(self, exc: Exception) -> None:
         """Record an exception raised while judging a certificate.
@@ -195,6 +198,53 @@ class HandshakeVerifier:
         if depth != 0:
             return True
         return self._decide_at_leaf()
+
+    def would_accept(self, certs: Sequence[x509.Certificate]) -> bool:
+        """Whether a handshake verifying *certs* would be accepted now.
+
+        For a resumable session's stored chain (leaf first), before it is
+        offered: the pins (:func:`judge`, today) and an enforced Certificate
+        Transparency policy. Not the host name: sessions are kept per host
+        name, so the chain was verified for this very name, and the check
+        is a function of the two alone (:meth:`judge_resumed` makes it
+        anyway). Nothing is logged, reported or remembered.
+        """
+        if not certs:
+            return False
+        verdict = judge(
+            [spki_digest(cert) for cert in certs],
+            self.pin_set,
+            today=self._today or pinset_module.utc_today(),
+            debug_ca_digest=self.debug_ca_digest,
+            trust_on_first_use=self.trust_on_first_use,
+        )
+        if not verdict.accepted:
+            return False
+        if self.ct is not None and self.ct.enforced:
+            issuer = certs[1] if len(certs) > 1 else certs[0]
+            return self.ct.evaluate(certs[0], issuer).passed
+        return True
+
+    def judge_resumed(self, certs: Sequence[x509.Certificate]) -> None:
+        """Decide on a resumed handshake, from its session's stored chain.
+
+        A resumed handshake carries no certificate, so OpenSSL never calls
+        back; this makes the decision the callback makes at depth 0 of a
+        full handshake -- host name, pins, CT -- on the chain the session's
+        own full handshake verified (leaf first), with the same results:
+        :attr:`verified_chain`, :attr:`verdict`, :attr:`matched_pin`,
+        :attr:`report`, :attr:`accepted`.
+
+        Raises:
+            PinningError: refused, as the full handshake would have been.
+        """
+        if self.pin_only or not certs:
+            # Never resumed (nothing is stored for them): refuse to guess.
+            raise CertificateVerificationError(
+                self.hostname, "no verified chain to judge the resumed session by"
+            )
+        self._chain = dict(enumerate(certs))
+        self._decide_at_leaf()
 
     def _on_certificate_pin_only(self, cert: x509.Certificate, depth: int) -> bool:
         if depth != 0:
@@ -402,6 +452,7 @@ def verify_callback(
     verifier = connection.get_app_data()
     if not isinstance(verifier, HandshakeVerifier):
         return False
+    verifier.certificates_seen += 1
     try:
         return verifier.on_certificate(cert.to_cryptography(), error_code, depth, ok)
     except Exception as exc:

@@ -132,8 +132,27 @@ class WebSocketServer:
         return f"wss://{name}:{self.port}{path}"
 
     def serve_certificate(self, leaf: Any) -> None:
-        """Serve *leaf* (a trustme.LeafCert) from the next connection on."""
+        """Serve *leaf* (a trustme.LeafCert) from the next connection on.
+
+        As a restarted server does: no session issued before is resumed
+        (a restart brings new session-ticket keys; the standard library
+        cannot replace them, so the server stops resuming instead). A
+        server that keeps its ticket keys resumes sessions of the old
+        certificate: see test_resumption.py.
+        """
+        assert self.context is not None
         leaf.configure_cert(self.context)
+        self.resume_no_sessions()
+
+    def resume_no_sessions(self) -> None:
+        """Resume no session issued so far, as a restarted server would.
+
+        Call it after changing the context's certificate in place, to model
+        a key rotation by restart or reload (new session-ticket keys).
+        """
+        assert self.context is not None
+        self.context.options |= ssl.OP_NO_TICKET
+        self.context.num_tickets = 0
 
     def close(self) -> None:
         self._server.shutdown()
