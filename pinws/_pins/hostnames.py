@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Optional, Union
@@ -19,6 +20,9 @@ _MAX_LABEL = 63
 _MAX_NAME = 253
 
 
+# Both are asked several times per connection, for the same few hosts; a
+# DNS name costs ipaddress a raised and caught ValueError each time.
+@functools.lru_cache(maxsize=256)
 def as_ip_address(host: str) -> Optional[IPAddress]:
     """The IP address *host* spells, or ``None`` if it is a DNS name.
 
@@ -34,6 +38,7 @@ def as_ip_address(host: str) -> Optional[IPAddress]:
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def normalize_hostname(host: str) -> str:
     """Return *host* in the form used for every comparison.
 

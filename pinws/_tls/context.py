@@ -309,14 +309,15 @@ class TLSClient:
                     offered.expires if resumed and offered is not None else None,
                 )
             )
-        logger.debug(
-            "pinned TLS connection to %s:%s (%s%s), matched %s",
-            host,
-            port,
-            pinned.version(),
-            ", resumed session" if resumed else "",
-            verifier.matched_pin,
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "pinned TLS connection to %s:%s (%s%s), matched %s",
+                host,
+                port,
+                pinned.version(),
+                ", resumed session" if resumed else "",
+                verifier.matched_pin,
+            )
         return pinned
 
     def _verifier(

@@ -212,7 +212,7 @@ class HandshakeVerifier:
         if not certs:
             return False
         verdict = judge(
-            [spki_digest(cert) for cert in certs],
+            CHAINS.describe(certs)[1],
             self.pin_set,
             today=self._today or pinset_module.utc_today(),
             debug_ca_digest=self.debug_ca_digest,
