@@ -12,6 +12,10 @@ import os
 import pytest
 from websocket import ABNF
 
+import pinws
+from helpers.pki import Chain, unrelated_pin
+from helpers.rawws import RawWebSocketServer
+from helpers.timing import WAIT
 from pinws._client.frames import format_frame, mask_into
 
 LENGTHS = [0, 1, 3, 4, 5, 125, 126, 127, 1000, 1023, 1024, 1025, 4097]
@@ -83,3 +87,47 @@ def test_masking_writes_only_its_span(offset: int, length: int) -> None:
     assert out[:offset] == b"\xaa" * offset
     assert out[offset + length :] == b"\xaa" * 3
     assert bytes(out[offset : offset + length]) == ABNF.mask(key, payload)
+
+
+# -- PinnedWebSocket.send: the same frames on the wire -------------------------
+
+
+def stock_frame(payload: object, opcode: int, key: bytes) -> bytes:
+    frame = ABNF.create_frame(payload, opcode)
+    frame.get_mask_key = lambda size: key
+    return frame.format()
+
+
+def test_send_puts_websocket_clients_frames_on_the_wire(chain: Chain) -> None:
+    keys = [os.urandom(4) for _ in range(6)]
+    handed_out = iter(keys)
+    server = RawWebSocketServer(chain.server_context())
+    try:
+        ws = pinws.create_connection(
+            server.url(),
+            pins=[chain.leaf_pin, unrelated_pin()],
+            ca_certs=chain.ca_file,
+            timeout=WAIT,
+            get_mask_key=lambda size: next(handed_out),
+        )
+        assert server.upgraded.wait(WAIT)
+        big = os.urandom(70_000)
+        sent = [
+            ("héllo", ABNF.OPCODE_TEXT),
+            (b"\x00\x01", ABNF.OPCODE_BINARY),
+            (bytearray(b"array"), ABNF.OPCODE_BINARY),
+            (big, ABNF.OPCODE_BINARY),
+            (b"ping!", ABNF.OPCODE_PING),
+            ("", ABNF.OPCODE_TEXT),
+        ]
+        sizes = [ws.send(payload, opcode) for payload, opcode in sent]
+        received = server.wait_received(len(sent), WAIT)
+        expected = [
+            stock_frame(bytes(p) if isinstance(p, bytearray) else p, opcode, key)
+            for (p, opcode), key in zip(sent, keys)
+        ]
+        assert received == expected  # one key per message, in order
+        assert sizes == [len(frame) for frame in expected]
+        ws.close()
+    finally:
+        server.close()

@@ -28,6 +28,7 @@ __all__ = [
     "check_text",
     "format_frame",
     "mask_into",
+    "masked_frame",
     "parse_frame",
     "parse_header",
 ]
@@ -172,7 +173,9 @@ def _xor_tables() -> list[bytes]:
     return _XOR_TABLES
 
 
-def mask_into(out: bytearray, offset: int, key: bytes, payload: bytes) -> None:
+def mask_into(
+    out: bytearray, offset: int, key: bytes, payload: Union[bytes, bytearray]
+) -> None:
     """Write *payload* masked with the 4-byte *key* into ``out[offset:]``.
 
     *out* must hold ``len(payload)`` bytes from *offset*. The masking is
@@ -220,20 +223,32 @@ def format_frame(frame: ABNF) -> Union[bytes, bytearray]:
     if length >= ABNF.LENGTH_63:
         raise ValueError("data is too long")
     key = frame.get_mask_key(4)
-    if not isinstance(key, bytes) or len(key) != 4:
-        return frame.format()
     first = (
         frame.fin << 7 | frame.rsv1 << 6 | frame.rsv2 << 5 | frame.rsv3 << 4 | opcode
     )
+    if not isinstance(key, bytes) or len(key) != 4:
+        # websocket-client's masking, with the key already asked for.
+        return _header(first, length) + frame._get_masked(key)
+    return masked_frame(first, data, key)
+
+
+def _header(first: int, length: int) -> bytes:
     if length < ABNF.LENGTH_7:
-        header = bytes((first, 0x80 | length))
-    elif length < ABNF.LENGTH_16:
-        header = _HEADER_16.pack(first, 0xFE, length)
-    else:
-        header = _HEADER_64.pack(first, 0xFF, length)
+        return bytes((first, 0x80 | length))
+    if length < ABNF.LENGTH_16:
+        return _HEADER_16.pack(first, 0xFE, length)
+    return _HEADER_64.pack(first, 0xFF, length)
+
+
+def masked_frame(first: int, payload: Union[bytes, bytearray], key: bytes) -> bytearray:
+    """A client frame: header (*first* byte, masked length), *key*, payload.
+
+    *payload* shorter than 2**63 bytes, *key* 4 bytes; nothing is checked.
+    """
+    header = _header(first, len(payload))
     start = len(header) + 4
-    out = bytearray(start + length)
+    out = bytearray(start + len(payload))
     out[: start - 4] = header
     out[start - 4 : start] = key
-    mask_into(out, start, key, data)
+    mask_into(out, start, key, payload)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
@@ -41,6 +42,7 @@ from .frames import (
     build_frame,
     check_text,
     format_frame,
+    masked_frame,
     parse_frame,
     parse_header,
 )
@@ -280,6 +282,50 @@ class PinnedWebSocket(websocket.WebSocket):
             # been sent; the socket must still be released.
             self.shutdown()  # type: ignore[no-untyped-call]
 
+    def send(self, payload: Union[bytes, str], opcode: int = ABNF.OPCODE_TEXT) -> int:
+        """Send a message, as :meth:`websocket.WebSocket.send`.
+
+        Args:
+            payload: the message; a ``str`` is sent as UTF-8.
+            opcode: ``ABNF.OPCODE_TEXT`` (the default), ``OPCODE_BINARY``, or
+                another opcode (a ping, say).
+
+        Returns:
+            the number of bytes the frame took on the wire.
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: the connection is
+                closed.
+            websocket.WebSocketTimeoutException: the peer did not take the
+                data within the timeout.
+        """
+        sock: object = self.sock
+        dispatcher: object = self.dispatcher
+        if (
+            opcode in _MESSAGE_OPCODES
+            and isinstance(sock, PinnedSocket)
+            and (dispatcher is None or isinstance(dispatcher, PinnedDispatcher))
+            and not isEnabledForTrace()
+        ):
+            # A message: the frame websocket-client would build and send,
+            # without its frame object and socket-wrapper layers.
+            if isinstance(payload, str) and opcode == ABNF.OPCODE_TEXT:
+                data: Union[bytes, bytearray] = payload.encode("utf-8")
+            elif isinstance(payload, (bytes, bytearray)):
+                data = payload
+            else:
+                return super().send(payload, opcode)
+            key = (self.get_mask_key or os.urandom)(4)
+            if isinstance(key, bytes) and len(key) == 4 and len(data) < ABNF.LENGTH_63:
+                out = masked_frame(0x80 | opcode, data, key)
+                with self.lock:
+                    sock.send(out)
+                return len(out)
+            frame = ABNF.create_frame(bytes(data), opcode)
+            frame.get_mask_key = lambda _size: key  # the key already asked for
+            return self.send_frame(frame)
+        return super().send(payload, opcode)
+
     def send_frame(self, frame: ABNF) -> int:
         """Send *frame*, as :meth:`websocket.WebSocket.send_frame`.
 
@@ -310,6 +356,29 @@ class PinnedWebSocket(websocket.WebSocket):
                 data = data[sent:]
         return length
 
+    def recv(self) -> Union[str, bytes]:
+        """Receive a message, as :meth:`websocket.WebSocket.recv`.
+
+        Returns:
+            the text of a text message, the bytes of a binary one, ``""``
+            for anything else (as websocket-client returns).
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: the connection is
+                closed.
+            websocket.WebSocketTimeoutException: nothing arrived within the
+                timeout.
+            websocket.WebSocketPayloadException: a text message is not UTF-8.
+        """
+        with self.readlock:
+            opcode, frame = self.recv_data_frame()
+        data = frame.data
+        if opcode == ABNF.OPCODE_TEXT:
+            return data.decode("utf-8") if isinstance(data, bytes) else data
+        if opcode == ABNF.OPCODE_BINARY:
+            return data
+        return ""
+
     def recv_frame(self) -> ABNF:
         """Receive one frame, as :meth:`websocket.WebSocket.recv_frame`.
 
@@ -328,7 +397,23 @@ class PinnedWebSocket(websocket.WebSocket):
                 # Only between frames: a frame websocket-client has begun
                 # reading must be finished by it.
                 if reader.header is None and not reader.recv_buffer:
-                    frame = self._frame_from_buffer(sock)
+                    try:
+                        frame = sock.take(parse_frame)
+                        if frame is None:
+                            # A frame longer than what has arrived: its
+                            # payload is read in one call rather than a
+                            # record at a time through websocket-client's
+                            # reader.
+                            parsed = sock.take_payload(parse_header)
+                            if parsed is not None:
+                                frame = build_frame(*parsed)
+                    except WebSocketConnectionClosedException:
+                        # What websocket-client's own reader does on a lost
+                        # connection.
+                        sock.close()
+                        self.sock = None
+                        self.connected = False
+                        raise
                     if frame is not None:
                         frame.validate(reader.skip_utf8_validation)
                         return frame
@@ -346,7 +431,7 @@ class PinnedWebSocket(websocket.WebSocket):
             frame = self.recv_frame()
             opcode = frame.opcode
             if frame.fin and opcode in _MESSAGE_OPCODES:
-                if not continuation.skip_utf8_validation:
+                if opcode == ABNF.OPCODE_TEXT and not continuation.skip_utf8_validation:
                     check_text(opcode, frame.data)
                 return opcode, frame
             self._pinws_unread = frame
@@ -354,23 +439,6 @@ class PinnedWebSocket(websocket.WebSocket):
         if not continuation.skip_utf8_validation and not continuation.fire_cont_frame:
             check_text(opcode, frame.data)
         return opcode, frame
-
-    def _frame_from_buffer(self, sock: PinnedSocket) -> Optional[ABNF]:
-        try:
-            frame = sock.take(parse_frame)
-            if frame is not None:
-                return frame
-            # A frame longer than what has arrived: its payload is read in
-            # one call rather than a record at a time through
-            # websocket-client's reader.
-            parsed = sock.take_payload(parse_header)
-            return None if parsed is None else build_frame(*parsed)
-        except WebSocketConnectionClosedException:
-            # What websocket-client's own reader does on a lost connection.
-            sock.close()
-            self.sock = None
-            self.connected = False
-            raise
 
     def is_ssl(self) -> bool:
         """Whether the connection is up (and so, TLS: it can be nothing else)."""

@@ -320,7 +320,12 @@ class TLSStream:
             if parsed is None:
                 return None
             value, size = parsed
-            self._keep(buffered, position + size)
+            # _keep, inline: this is a stream of small messages' every frame.
+            position += size
+            if position < len(buffered):
+                self._rpos = position
+            else:
+                self._rbuf, self._rpos = None, 0
             return value
 
     def take_payload(

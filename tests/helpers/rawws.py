@@ -85,6 +85,9 @@ class RawWebSocketServer:
         self.port = self._listener.getsockname()[1]
         self.upgraded = threading.Event()
         self.connection: Optional[ssl.SSLSocket] = None
+        # Every whole frame the client sent, as it came on the wire.
+        self.received: list[bytes] = []
+        self._arrived = threading.Condition()
         self._outbox: queue.Queue[bytes] = queue.Queue()
         self._doorbell, self._ring = socket.socketpair()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -147,6 +150,9 @@ class RawWebSocketServer:
             if len(buffer) < end:
                 return None
             opcode = buffer[0] & 0x0F
+            with self._arrived:
+                self.received.append(buffer[:end])
+                self._arrived.notify_all()
             buffer = buffer[end:]
             return opcode
 
@@ -172,6 +178,12 @@ class RawWebSocketServer:
                             return
         except OSError:
             return
+
+    def wait_received(self, count: int, timeout: float) -> list[bytes]:
+        """The client's first *count* frames, once they have arrived."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
+            return self.received[:count]
 
     def close(self) -> None:
         self._listener.close()
