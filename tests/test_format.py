@@ -16,7 +16,7 @@ import pinws
 from helpers.pki import Chain, unrelated_pin
 from helpers.rawws import RawWebSocketServer
 from helpers.timing import WAIT
-from pinws._client.frames import format_frame, mask_into
+from pinws._client.frames import format_frame, mask_into, new_mask_key
 
 LENGTHS = [0, 1, 3, 4, 5, 125, 126, 127, 1000, 1023, 1024, 1025, 4097]
 LENGTHS += [65535, 65536, 70001, 1 << 20]
@@ -131,3 +131,28 @@ def test_send_puts_websocket_clients_frames_on_the_wire(chain: Chain) -> None:
         ws.close()
     finally:
         server.close()
+
+
+def test_mask_keys_are_fresh_and_never_repeat_a_run() -> None:
+    keys = [new_mask_key() for _ in range(5000)]  # several pool refills
+    assert all(len(key) == 4 for key in keys)
+    # 5 000 draws from 2**32 values: a repeat is a one-in-a-thousand event,
+    # a refill that hands out the same pool again would repeat them all.
+    assert len(set(keys)) > 4990
+    assert len(new_mask_key(4097)) == 4097
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_does_not_repeat_its_parents_keys() -> None:
+    new_mask_key()  # the pool is filled
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, b"".join(new_mask_key() for _ in range(8)))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read()
+    ours = b"".join(new_mask_key() for _ in range(8))
+    assert theirs != ours

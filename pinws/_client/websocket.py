@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable
 from typing import Any, Optional, Union, cast
@@ -43,6 +42,7 @@ from .frames import (
     check_text,
     format_frame,
     masked_frame,
+    new_mask_key,
     parse_frame,
     parse_header,
 )
@@ -315,7 +315,7 @@ class PinnedWebSocket(websocket.WebSocket):
                 data = payload
             else:
                 return super().send(payload, opcode)
-            key = (self.get_mask_key or os.urandom)(4)
+            key = (self.get_mask_key or new_mask_key)(4)
             if isinstance(key, bytes) and len(key) == 4 and len(data) < ABNF.LENGTH_63:
                 out = masked_frame(0x80 | opcode, data, key)
                 with self.lock:
