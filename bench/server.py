@@ -49,7 +49,13 @@ except ImportError:  # pragma: no cover - websockets without its C extension
 MAX_LIFETIME = 3600.0
 SCALE_FDS = 4096
 IDLE_TIMEOUT = 120.0  # a connection nobody talks to for this long is dropped
-FLUSH_AT = 256 * 1024
+# Ciphertext collected before a send: under glibc's mmap threshold
+# (128 KiB), so reading it out of the BIO reuses heap memory instead of
+# faulting in fresh pages for every flush.
+FLUSH_AT = 64 * 1024
+# Plaintext handed to the TLS layer in one write: a multiple of a record's
+# 16 KiB, so the records are those of one large write.
+WRITE_SLICE = 64 * 1024
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -138,7 +144,14 @@ class TLSStream:
         return data
 
     def write(self, data: bytes, flush: bool = True) -> None:
-        self.tls.write(data)
+        if len(data) <= WRITE_SLICE:
+            self.tls.write(data)
+        else:
+            view = memoryview(data)
+            for start in range(0, len(data), WRITE_SLICE):
+                self.tls.write(view[start : start + WRITE_SLICE])
+                if self.outgoing.pending >= FLUSH_AT:
+                    self.flush()
         if flush or self.outgoing.pending >= FLUSH_AT:
             self.flush()
 

@@ -744,3 +744,49 @@ def test_the_apps_reconnect_resumes_the_session(chain: Chain) -> None:
     finally:
         server.close()
     assert recorder.reused[:3] == [False, True, True]
+
+
+# -- a server that does not resume ----------------------------------------------
+
+
+def test_a_server_that_sends_no_tickets_is_not_offered_sessions_for_a_while(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = chain.server_context()
+    context.options |= ssl.OP_NO_TICKET
+    context.num_tickets = 0
+    server = ResumingServer(context)
+    now = [1_000_000.0]
+    monkeypatch.setattr(SESSIONS, "clock", lambda: now[0])
+    offered: list[object] = []
+    set_session = SSL.Connection.set_session
+
+    def recording(connection: SSL.Connection, session: SSL.Session) -> None:
+        offered.append(session)
+        set_session(connection, session)
+
+    monkeypatch.setattr(SSL.Connection, "set_session", recording)
+    try:
+        client = _client(chain)
+        _connect(client, server.port)  # keeps a session that cannot resume
+        assert not _connect(client, server.port).session_reused
+        assert len(offered) == 1  # offered once, not resumed: declined
+        for _ in range(3):
+            assert not _connect(client, server.port).session_reused
+        assert len(offered) == 1  # nothing kept, nothing offered meanwhile
+        now[0] += sessions_module.DECLINED_BACKOFF + 1
+        _connect(client, server.port)  # kept again after the back-off
+        _connect(client, server.port)
+        assert len(offered) == 2
+        assert server.wait_for(7)
+        assert server.reused == [False] * 7
+    finally:
+        server.close()
+
+
+def test_a_server_that_resumes_keeps_being_offered_sessions(
+    chain: Chain, server: ResumingServer
+) -> None:
+    client = _client(chain)
+    results = [_connect(client, server.port).session_reused for _ in range(4)]
+    assert results == [False, True, True, True]

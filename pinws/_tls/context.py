@@ -285,6 +285,13 @@ class TLSClient:
                 f"TLS handshake with {host} completed without certificate "
                 "verification; refusing the connection"
             )
+        elif offered is not None and key is not None:
+            # A full handshake although a session was offered: the server
+            # sends no tickets, or no longer knows this one.
+            self.sessions.declined(key)
+            logger.debug(
+                "%s:%s did not resume the TLS session offered", check_name, port
+            )
         try:
             self.remembered.learn(host, port, rule, verifier.verified_chain)
         except BaseException:
