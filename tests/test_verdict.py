@@ -218,3 +218,29 @@ def test_a_verdict_is_a_value() -> None:
     assert isinstance(first, Verdict)
     with pytest.raises(AttributeError):
         first.accepted = False  # type: ignore[misc]
+
+
+def test_a_large_pin_set_is_judged_without_walking_it() -> None:
+    # A handshake must not cost more with 10 000 pins than with two: only
+    # the number of backups is worked out, not their list.
+    walked = []
+
+    class Walked(tuple):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            walked.append(1)
+            return super().__iter__()
+
+    class Counting(PinSet):
+        @property
+        def pins(self) -> tuple[Pin, ...]:
+            return Walked(super().pins)
+
+    many = Counting(
+        [str(Pin(key(f"backup {i}"))) for i in range(10_000)] + [str(Pin(LEAF))]
+    )
+    verdict = judge(CHAIN, many, today=TODAY)
+    assert verdict.accepted
+    assert verdict.backup_count == 10_000
+    assert not walked  # its length only
+    assert len(verdict.backups) == 10_000  # listed when asked for
+    assert walked

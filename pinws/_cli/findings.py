@@ -106,7 +106,7 @@ def pin_findings(
             )
         )
     else:
-        count = len(verdict.backups)
+        count = verdict.backup_count
         findings.append(
             Finding(
                 "ok",

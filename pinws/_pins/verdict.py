@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Optional
 
 from .pin import Pin
@@ -56,7 +56,7 @@ class Verdict:
         report_due: whether a failure report (RFC 7469) is to be sent: on
             every mismatch, enforced or not.
         warnings: the :data:`WARNINGS` that apply, in that order.
-        backups: the pins that are not keys of the chain served now.
+        backup_count: how many pins are not keys of the chain served now.
         expires_in: days until the pin set expires (negative once expired),
             or ``None`` without an expiry date.
     """
@@ -67,8 +67,18 @@ class Verdict:
     enforced: bool = True
     report_due: bool = False
     warnings: tuple[str, ...] = ()
-    backups: tuple[Pin, ...] = ()
+    backup_count: int = 0
     expires_in: Optional[int] = None
+    # Listing the backups walks the whole pin set, which may hold thousands
+    # of pins; every handshake needs only their number.
+    _list_backups: Callable[[], tuple[Pin, ...]] = dataclasses.field(
+        default=tuple, compare=False, repr=False
+    )
+
+    @property
+    def backups(self) -> tuple[Pin, ...]:
+        """The pins that are not keys of the chain served now."""
+        return self._list_backups()
 
     @property
     def matched_pin(self) -> Optional[Pin]:
@@ -126,12 +136,16 @@ def judge(
     expired = expires_in is not None and expires_in < 0
     enforced = pin_only or (not pin_set.report_only and not expired)
     on_chain = frozenset(chain)
-    backups = tuple(pin for pin in pin_set.pins if pin.digest not in on_chain)
+    pinned_on_chain = sum(1 for digest in on_chain if pin_set.matches(digest))
+    backup_count = len(pin_set.pins) - pinned_on_chain
+
+    def list_backups() -> tuple[Pin, ...]:
+        return tuple(pin for pin in pin_set.pins if pin.digest not in on_chain)
 
     warnings = []
     if len(pin_set.pins) < 2:
         warnings.append("single_pin")
-    elif not backups:
+    elif not backup_count:
         warnings.append("no_off_chain_backup")
     if expired:
         warnings.append("pin_set_expired")
@@ -153,6 +167,7 @@ def judge(
         enforced=enforced,
         report_due=not matched,
         warnings=tuple(warnings),
-        backups=backups,
+        backup_count=backup_count,
         expires_in=expires_in,
+        _list_backups=list_backups,
     )

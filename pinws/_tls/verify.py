@@ -318,7 +318,7 @@ class HandshakeVerifier:
             return  # unpinned, or first use
         if verdict.matched:
             self.matched_pin = verdict.matched_pin
-            if not verdict.backups:
+            if not verdict.backup_count:
                 pin_set.warn_if_no_offchain_backup(digests)
             return
         expired = "pin_set_expired" in verdict.warnings
