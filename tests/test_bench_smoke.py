@@ -5,7 +5,8 @@ tiny run of ``python -m bench --smoke`` completes and writes well-formed
 JSON with every metric for pinws, the fair baseline (websocket-client with
 one reused SSLContext), websocket-client with certifi's bundle and the
 stdlib-ssl floor (the other competitors are measured when their library is
-installed), and that ``python -m bench.memory_breakdown`` prints its table.
+installed), and that ``python -m bench.memory_breakdown`` and
+``python -m bench.floors`` print their tables.
 """
 
 from __future__ import annotations
@@ -199,6 +200,22 @@ def test_memory_breakdown_prints_its_table() -> None:
         assert row in out, row
     # Python objects by file: pinws's own modules allocate some of them.
     assert "| pinws/" in out
+
+
+def test_floors_print_both_libraries() -> None:
+    out = _run_bench("bench.floors", "--quick")
+    for line in (
+        "stdlib ssl",
+        "pyOpenSSL",
+        "stdlib SSLObject.read",
+        "pyOpenSSL Connection.recv",
+        "pyOpenSSL over memory BIOs",
+        "pyOpenSSL Connection, no handshake",
+    ):
+        assert line in out, line
+    kib = [float(part.split()[-2]) for part in out.splitlines() if part.endswith("KiB")]
+    assert len(kib) == 5
+    assert all(value > 0 for value in kib)
 
 
 @pytest.mark.slow

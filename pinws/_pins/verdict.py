@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Optional
 
 from .pin import Pin
@@ -70,15 +70,16 @@ class Verdict:
     backup_count: int = 0
     expires_in: Optional[int] = None
     # Listing the backups walks the whole pin set, which may hold thousands
-    # of pins; every handshake needs only their number.
-    _list_backups: Callable[[], tuple[Pin, ...]] = dataclasses.field(
-        default=tuple, compare=False, repr=False
-    )
+    # of pins; every handshake needs only their number. What the list is
+    # made from is kept instead (both shared, not copied).
+    _pins: tuple[Pin, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    _chain: Sequence[bytes] = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def backups(self) -> tuple[Pin, ...]:
         """The pins that are not keys of the chain served now."""
-        return self._list_backups()
+        chain = self._chain
+        return tuple(pin for pin in self._pins if pin.digest not in chain)
 
     @property
     def matched_pin(self) -> Optional[Pin]:
@@ -139,9 +140,6 @@ def judge(
     pinned_on_chain = sum(1 for digest in on_chain if pin_set.matches(digest))
     backup_count = len(pin_set.pins) - pinned_on_chain
 
-    def list_backups() -> tuple[Pin, ...]:
-        return tuple(pin for pin in pin_set.pins if pin.digest not in on_chain)
-
     warnings = []
     if len(pin_set.pins) < 2:
         warnings.append("single_pin")
@@ -169,5 +167,6 @@ def judge(
         warnings=tuple(warnings),
         backup_count=backup_count,
         expires_in=expires_in,
-        _list_backups=list_backups,
+        _pins=pin_set.pins,
+        _chain=chain,
     )
