@@ -596,7 +596,9 @@ class TLSStream:
         if records > 1:
             # Which of them gave data is not followed: any may need a reply.
             self._reply_due = True
-        self._conn.bio_write(memoryview(data)[start:end])
+        self._conn.bio_write(
+            data if start == 0 and end == size else memoryview(data)[start:end]
+        )
         if end == size:
             self._cin, self._cin_pos = b"", 0
         else:
