@@ -243,12 +243,21 @@ def _header(first: int, length: int) -> bytes:
     return _HEADER_64.pack(first, 0xFF, length)
 
 
-def masked_frame(first: int, payload: Union[bytes, bytearray], key: bytes) -> bytearray:
+def masked_frame(
+    first: int, payload: Union[bytes, bytearray], key: bytes
+) -> Union[bytes, bytearray]:
     """A client frame: header (*first* byte, masked length), *key*, payload.
 
     *payload* shorter than 2**63 bytes, *key* 4 bytes; nothing is checked.
     """
-    header = _header(first, len(payload))
+    size = len(payload)
+    header = _header(first, size)
+    if size < _LANES_FROM:
+        # Small: three short bytes objects joined beat a buffer filled in.
+        masked = int.from_bytes(payload, "little") ^ int.from_bytes(
+            (key * (size // 4 + 1))[:size], "little"
+        )
+        return header + key + masked.to_bytes(size, "little")
     start = len(header) + 4
     out = bytearray(start + len(payload))
     out[: start - 4] = header
