@@ -53,46 +53,15 @@ def parse_frame(data: bytes, start: int) -> Optional[tuple[ABNF, int]]:
     ``None`` when the buffer does not hold the whole frame yet. The frame is
     not validated; the caller validates it as websocket-client does.
     """
-    available = len(data) - start
-    if available < 2:
+    parsed = parse_header(data, start)
+    if parsed is None:
         return None
-    first = data[start]
-    second = data[start + 1]
-    length = second & 0x7F
-    position = start + 2
-    if length == 126:
-        if available < 4:
-            return None
-        (length,) = _LENGTH_16.unpack_from(data, position)
-        position += 2
-    elif length == 127:
-        if available < 10:
-            return None
-        (length,) = _LENGTH_64.unpack_from(data, position)
-        position += 8
-    has_mask = second >> 7
-    mask = b""
-    if has_mask:
-        if len(data) < position + 4:
-            return None
-        mask = data[position : position + 4]
-        position += 4
-    end = position + length
+    header, size, length = parsed
+    payload_start = start + size
+    end = payload_start + length
     if len(data) < end:
         return None
-    payload = data[position:end]
-    if has_mask:
-        payload = ABNF.mask(mask, payload)
-    frame = ABNF(
-        first >> 7 & 1,
-        first >> 6 & 1,
-        first >> 5 & 1,
-        first >> 4 & 1,
-        first & 0x0F,
-        has_mask,
-        payload,
-    )
-    return frame, end - start
+    return build_frame(header, data[payload_start:end]), end - start
 
 
 #: A frame header's first byte, whether the payload is masked, and its key.

@@ -309,13 +309,7 @@ class TLSStream:
             buffered = self._rbuf
             position = self._rpos
             if buffered is None:
-                buffered = self._read_tls(READ_AHEAD)
-                if not buffered:
-                    raise WebSocketConnectionClosedException(
-                        "Connection to remote host was lost."
-                    )
-                self._rbuf = buffered
-                position = self._rpos = 0
+                buffered, position = self._next_record(), 0
             parsed = parse(buffered, position)
             if parsed is None:
                 return None
@@ -352,13 +346,7 @@ class TLSStream:
             buffered = self._rbuf
             position = self._rpos
             if buffered is None:
-                buffered = self._read_tls(READ_AHEAD)
-                if not buffered:
-                    raise WebSocketConnectionClosedException(
-                        "Connection to remote host was lost."
-                    )
-                position = 0
-            self._rbuf, self._rpos = buffered, position
+                buffered, position = self._next_record(), 0
             parsed = parse_header(buffered, position)
             if parsed is None:
                 return None
@@ -401,6 +389,21 @@ class TLSStream:
             else:
                 self._rbuf, self._rpos = None, 0
             return value, b"".join(parts)
+
+    def _next_record(self) -> bytes:
+        """Decrypt the next record into the (empty) read-ahead buffer.
+
+        Raises:
+            websocket.WebSocketConnectionClosedException: the peer has
+                closed the connection.
+        """
+        data = self._read_tls(READ_AHEAD)
+        if not data:
+            raise WebSocketConnectionClosedException(
+                "Connection to remote host was lost."
+            )
+        self._rbuf, self._rpos = data, 0
+        return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """Receive into *buffer*; return the number of bytes written."""
