@@ -10,20 +10,16 @@ from __future__ import annotations
 __all__ = ["require_bool"]
 
 
-def require_bool(
-    value: object, name: str, *, error: type[Exception] = ValueError
-) -> bool:
+def require_bool(value: object, name: str) -> bool:
     """Return *value* if it is a real :class:`bool`.
 
     Args:
         value: what the caller passed.
         name: the argument's name, as the caller wrote it (``"pin_only"``).
-        error: the exception class to raise (newer flags raise
-            :class:`TypeError`).
 
     Raises:
         ValueError: *value* is anything else (the string ``"false"``, ``0``,
-            ``None``), naming the argument and how to pass it; or *error*.
+            ``None``), naming the argument and how to pass it.
     """
     if isinstance(value, bool):
         return value
@@ -33,6 +29,6 @@ def require_bool(
             f"; a string is never read as a flag: convert it first, e.g. "
             f"{name}=(text.lower() == 'true')"
         )
-    raise error(
+    raise ValueError(
         f"{name} must be True or False, not {type(value).__name__} {value!r}{hint}"
     )

@@ -621,11 +621,11 @@ def test_create_connection_with_resume_sessions_false_never_resumes(
 @pytest.mark.parametrize("value", ["false", 0, None])
 def test_resume_sessions_must_be_a_bool(chain: Chain, value: object) -> None:
     pins = chain.pins
-    with pytest.raises(TypeError, match="resume_sessions"):
+    with pytest.raises(ValueError, match="resume_sessions"):
         pinws.create_connection("wss://localhost:1/", pins=pins, resume_sessions=value)
-    with pytest.raises(TypeError, match="resume_sessions"):
+    with pytest.raises(ValueError, match="resume_sessions"):
         pinws.PinnedWebSocketApp("wss://localhost/", pins=pins, resume_sessions=value)
-    with pytest.raises(TypeError, match="resume_sessions"):
+    with pytest.raises(ValueError, match="resume_sessions"):
         TLSConfig.create(
             pinws.PinPolicy.for_all_hosts(pinws.PinSet(pins)), resume_sessions=value
         )

@@ -94,7 +94,6 @@ class PinnedWebSocketApp(websocket.WebSocketApp):
 
     Raises:
         ValueError: *url* is not ``wss://``, or another argument is bad.
-        TypeError: *resume_sessions* is not a real :class:`bool`.
         InvalidPinError: the pins are malformed.
 
     Connection failures -- every attempt, reconnects included -- go to

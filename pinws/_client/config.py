@@ -156,11 +156,10 @@ def build_tls_client(
         ValueError: another argument is (*pin_only* not a real :class:`bool`,
             say: the string ``"false"`` must never drop the CA and host name
             checks).
-        TypeError: *resume_sessions* is not a real :class:`bool`.
     """
     pin_only = require_bool(pin_only, "pin_only")
     # Checked first, before any file is read.
-    require_bool(resume_sessions, "resume_sessions", error=TypeError)
+    require_bool(resume_sessions, "resume_sessions")
     check_ct_argument(ct)
     if pins is None and ct is not None and pin_store is None:
         # With ct= alone, pins=None means "CT alone": no pins, every host

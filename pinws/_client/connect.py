@@ -69,8 +69,7 @@ def create_connection(
         UnpinnedHostError: no pins anywhere for the host (and no first use).
         StoredPinMismatchError: the host's key is not the one remembered.
         ValueError: the URL is not ``wss://`` or another argument is bad.
-        TypeError: an unknown keyword argument (a misspelling), or
-            *resume_sessions* is not a real :class:`bool`.
+        TypeError: an unknown keyword argument (a misspelling).
         PinMismatchError: no certificate of the verified chain matched.
         CTPolicyError: the certificate fails an enforced CT policy.
         CertificateVerificationError: the chain or host name did not verify.

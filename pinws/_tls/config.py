@@ -103,9 +103,8 @@ class TLSConfig:
         Raises:
             ValueError: a file does not exist or is not what it should be,
                 or the arguments conflict.
-            TypeError: *resume_sessions* is not a real :class:`bool`.
         """
-        require_bool(resume_sessions, "resume_sessions", error=TypeError)
+        require_bool(resume_sessions, "resume_sessions")
         if ct is not None and pin_only:
             raise ValueError(
                 "ct= cannot be combined with pin_only=True: Certificate "

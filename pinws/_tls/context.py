@@ -54,7 +54,6 @@ class TLSClient:
     Raises:
         ValueError: a file does not exist or cannot be loaded, or the options
             conflict.
-        TypeError: *resume_sessions* is not a real :class:`bool`.
     """
 
     def __init__(
