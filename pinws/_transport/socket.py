@@ -39,6 +39,7 @@ of OpenSSL issue 8677). So the Connection never touches the network::
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import threading
 from typing import Any, Callable, Optional, TypeVar, Union
@@ -77,6 +78,9 @@ MAX_RECORD = 16384 + 2048
 _RECORD_TYPES = frozenset(range(20, 25))
 # Ciphertext written to the socket in one send when several records wait.
 SEND_BATCH = 256 * 1024
+_HAVE_POLL = hasattr(select, "poll")
+# Events poll() reports whether asked or not; a failed socket counts as ready.
+_FAILED = getattr(select, "POLLERR", 0) | getattr(select, "POLLHUP", 0)
 #: Queued outgoing ciphertext past which the reader stops taking data from a
 #: peer that does not read what it is sent (its replies would pile up).
 OUTGOING_LIMIT = 1024 * 1024
@@ -126,6 +130,8 @@ class TLSStream:
         "_out_offset",
         "_out_size",
         "_owed",
+        "_poll_events",
+        "_poller",
         "_raw",
         "_rbuf",
         "_read_limit",
@@ -172,6 +178,10 @@ class TLSStream:
         self._owed = 0
         # Whether reading may have made OpenSSL write something to send.
         self._reply_due = False
+        # The reader's poll object, made at its first wait: _fill runs in one
+        # thread at a time (under the receive lock, or in the handshake).
+        self._poller: Optional[Any] = None
+        self._poll_events = 0
         # Ciphertext arrived since SSL_read last asked for more: whole records
         # may be waiting that no socket event will announce.
         self._incoming = False
@@ -515,19 +525,58 @@ class TLSStream:
         # update replies, alerts); until now it could wait in the BIO, whose
         # order every sender's drain keeps.
         self._queue_replies()
-        queued, wait_write = self._try_flush()
+        queued, wait_write = self._try_flush() if self._out_size else (0, False)
         while True:
             # The socket was found empty just now: wait before reading again.
-            ready = self._wait(
-                read=queued < OUTGOING_LIMIT, write=wait_write, deadline=deadline
-            )
-            if ready.timed_out:
+            if not self._wait_in_fill(queued < OUTGOING_LIMIT, wait_write, deadline):
                 raise WebSocketTimeoutException("Connection timed out")
-            queued, wait_write = self._try_flush()
+            queued, wait_write = self._try_flush() if self._out_size else (0, False)
             if queued < OUTGOING_LIMIT:
                 data = self._recv_raw()
                 if data is not None:
                     return self._take_in(data)
+
+    def _wait_in_fill(self, read: bool, write: bool, deadline: Optional[float]) -> bool:
+        """:meth:`_wait` for the reader, on its own poll object; ``False``
+        once *deadline* passed.
+
+        A fresh poll object and its registrations cost each wait about as
+        much as the rest of a small message's receiving; :meth:`_fill` waits
+        once per round trip.
+        """
+        if not _HAVE_POLL or self._close_deadline is not None:
+            return not self._wait(read=read, write=write, deadline=deadline).timed_out
+        self._enter()
+        try:
+            events = _FAILED | (select.POLLIN if read else 0)
+            if write:
+                events |= select.POLLOUT
+            poller = self._poller
+            wakeup = self._wakeup
+            if poller is None:
+                poller = self._poller = select.poll()
+                poller.register(self._fd, events)
+                if wakeup is not None:
+                    poller.register(wakeup.fileno(), select.POLLIN)
+                self._poll_events = events
+            elif events != self._poll_events:
+                poller.modify(self._fd, events)
+                self._poll_events = events
+            if wakeup is not None and wakeup.is_set():
+                raise _closed_error()
+            timeout = remaining(deadline)
+            ready = poller.poll(
+                None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            )
+        finally:
+            self._leave()
+        if self._closed:
+            raise _closed_error()
+        fd = self._fd
+        for ready_fd, _event in ready:
+            if ready_fd != fd:
+                raise _closed_error()  # the wake-up
+        return bool(ready)
 
     def _take_in(self, data: bytes) -> bool:
         """Keep *data* from the socket for OpenSSL; ``False`` at end of stream."""
@@ -1136,6 +1185,7 @@ class TLSStream:
         if release:
             self._raw.close()
         self._rbuf = None
+        self._poller = None
         self._out.clear()
         self._out_size = 0
 
