@@ -790,8 +790,8 @@ class TLSStream:
         return total
 
     def _send_record(self, data: Union[bytes, bytearray]) -> None:
-        """Send what fits in one record: the common case of :meth:`send`,
-        in as few steps as it takes. Send lock held."""
+        """Send what fits in one record: :meth:`send`'s loop, without the
+        loop. Send lock held."""
         with self._lock:
             if self._closed:
                 raise _closed_error()
@@ -800,37 +800,8 @@ class TLSStream:
             except SSL.Error as exc:
                 self._queue_output()  # an alert, say
                 raise self._write_error(exc) from exc
-            expected = len(data) + 256
-            try:
-                record = self._conn.bio_read(expected)
-            except SSL.Error:
-                record = b""
-            direct = not (self._flushing or self._out) and 0 < len(record) < expected
-            if direct:
-                self._flushing = True
-            else:
-                if record:
-                    self._out.append(record)
-                    self._out_size += len(record)
-                self._queue_output()  # a reply of the reader's behind it
-        if not direct:
-            self._flush(self._timeout)
-            return
-        sent = 0
-        try:
-            sent = self._send_raw(record)
-        finally:
-            with self._lock:
-                if sent < len(record):
-                    # Ahead of whatever the reader queued meanwhile.
-                    self._out.insert(0, record)
-                    self._out_offset = sent
-                    self._out_size += len(record) - sent
-                self._flushing = False
-                if self._flush_waiters:
-                    assert self._flushed is not None
-                    self._flushed.notify_all()
-        if sent < len(record):
+            self._queue_output(len(data) + 256)
+        if not self._send_now():
             self._flush(self._timeout)
 
     def _write_error(self, exc: SSL.Error) -> WebSocketException:
