@@ -20,6 +20,7 @@ from helpers.pki import Chain, make_chain
 from helpers.servers import WebSocketServer
 from pinws._pins.policy import as_policy
 from pinws._tls import contexts as context_module
+from pinws._tls.config import TLSConfig
 from pinws._tls.context import TLSClient
 from pinws._tls.contexts import ContextCache as _ContextCache
 from pinws._tls.options import SSLOptions
@@ -28,14 +29,16 @@ from pinws._tls.verify import verify_callback as _verify_callback
 
 
 def _client(chain: Chain, ca_file: str, **kwargs: object) -> TLSClient:
-    return TLSClient(as_policy(chain.pins), ca_certs=ca_file, **kwargs)
+    return TLSClient(
+        TLSConfig.create(as_policy(chain.pins), ca_certs=ca_file, **kwargs)
+    )
 
 
 def test_clients_with_the_same_trust_store_share_one_context(chain: Chain) -> None:
     first = _client(chain, chain.ca_file)
     second = _client(chain, chain.ca_file)
     assert first._context is second._context
-    pin_only = TLSClient(as_policy(chain.pins), pin_only=True)
+    pin_only = TLSClient(TLSConfig.create(as_policy(chain.pins), pin_only=True))
     assert pin_only._context is not first._context
 
 

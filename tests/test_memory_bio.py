@@ -22,6 +22,7 @@ import pinws
 from helpers.pki import Chain, unrelated_pin
 from helpers.timing import WAIT
 from pinws._pins.policy import as_policy
+from pinws._tls.config import TLSConfig
 from pinws._tls.context import TLSClient
 from pinws._tls.verify import HandshakeVerifier
 from pinws._transport.socket import ConnectionInterrupted, TLSStream
@@ -65,7 +66,7 @@ def in_memory(
     def handshake(
         pins: list[str], ca_certs: str, hostname: str = "localhost"
     ) -> tuple[HandshakeVerifier, Exception | None]:
-        client_tls = TLSClient(as_policy(pins), ca_certs=ca_certs)
+        client_tls = TLSClient(TLSConfig.create(as_policy(pins), ca_certs=ca_certs))
         client = SSL.Connection(client_tls._context, None)
         client.set_tlsext_host_name(hostname.encode())
         verifier = HandshakeVerifier(

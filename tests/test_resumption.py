@@ -124,7 +124,9 @@ def server(chain: Chain) -> Iterator[ResumingServer]:
 def _client(chain: Chain, *pins: str, **options: Any) -> TLSClient:
     pin_set = pinws.PinSet(list(pins) or [chain.leaf_pin, unrelated_pin()])
     options.setdefault("ca_certs", chain.ca_file)
-    return TLSClient(pinws.PinPolicy.for_all_hosts(pin_set), **options)
+    return TLSClient(
+        TLSConfig.create(pinws.PinPolicy.for_all_hosts(pin_set), **options)
+    )
 
 
 def _wrap(client: TLSClient, port: int, host: str = "localhost") -> PinnedSocket:

@@ -15,6 +15,7 @@ from .._flags import require_bool
 from .._pins.policy import PinPolicy, PinsArgument, as_policy
 from .._pins.report import PinFailureReport
 from .._store.store import PinStore
+from .._tls.config import TLSConfig
 from .._tls.context import TLSClient
 from .._tls.options import SSLOptions
 from .._transport.socket import TLSStream
@@ -175,16 +176,18 @@ def build_tls_client(
 
         sink = ReportSender(report_uri, ca_certs=ca_certs)
     return TLSClient(
-        policy,
-        ca_certs=ca_certs,
-        pin_only=pin_only,
-        debug_ca=debug_ca,
-        on_pin_failure=on_pin_failure,
-        report_sink=sink,
-        options=options or SSLOptions(),
-        ct=ct,
-        pin_store=pin_store,
-        resume_sessions=resume_sessions,
+        TLSConfig.create(
+            policy,
+            ca_certs=ca_certs,
+            pin_only=pin_only,
+            debug_ca=debug_ca,
+            on_pin_failure=on_pin_failure,
+            report_sink=sink,
+            options=options or SSLOptions(),
+            ct=ct,
+            pin_store=pin_store,
+            resume_sessions=resume_sessions,
+        )
     )
 
 

@@ -16,7 +16,7 @@ from .._pins.hostnames import as_ip_address, normalize_hostname
 from .._pins.policy import PinPolicy
 from .._store.lookup import FIRST_USE, HostPins, RememberedPins
 from .._transport.wait import Wakeup
-from .config import PathLike, ReportSink, TLSConfig
+from .config import ReportSink, TLSConfig
 from .contexts import keyed_context, ssl_error_reason
 from .options import SSLOptions
 from .pinned import HandshakeOutcome, PinnedSocket
@@ -25,7 +25,6 @@ from .verify import HandshakeVerifier
 
 if TYPE_CHECKING:
     from .._ct.ctpolicy import CTPolicy
-    from .._store.store import PinStore
 
 __all__ = ["ReportSink", "TLSClient", "TargetContext"]
 
@@ -49,39 +48,15 @@ class TLSClient:
     differs per connection lives in a :class:`HandshakeVerifier` attached
     to it.
 
-    Args: as :meth:`TLSConfig.create`.
+    Args:
+        config: what the handshakes are made of (:meth:`TLSConfig.create`
+            checks it).
 
     Raises:
-        ValueError: a file does not exist or cannot be loaded, or the options
-            conflict.
+        ValueError: a trust store file cannot be loaded.
     """
 
-    def __init__(
-        self,
-        policy: PinPolicy,
-        *,
-        ca_certs: Optional[PathLike] = None,
-        pin_only: bool = False,
-        debug_ca: Optional[PathLike] = None,
-        on_pin_failure: Optional[ReportSink] = None,
-        report_sink: Optional[ReportSink] = None,
-        options: Optional[SSLOptions] = None,
-        ct: Optional[CTPolicy] = None,
-        pin_store: Optional[PinStore] = None,
-        resume_sessions: bool = True,
-    ) -> None:
-        config = TLSConfig.create(
-            policy,
-            ca_certs=ca_certs,
-            pin_only=pin_only,
-            debug_ca=debug_ca,
-            on_pin_failure=on_pin_failure,
-            report_sink=report_sink,
-            options=options,
-            ct=ct,
-            pin_store=pin_store,
-            resume_sessions=resume_sessions,
-        )
+    def __init__(self, config: TLSConfig) -> None:
         if config.debug_ca is not None:
             log_repeated(
                 logger,
@@ -91,16 +66,6 @@ class TLSClient:
                 "pin checks; this is for development only",
                 config.debug_ca,
             )
-        self._use(config)
-
-    @classmethod
-    def from_config(cls, config: TLSConfig) -> TLSClient:
-        """The client for an already checked *config*."""
-        client = cls.__new__(cls)
-        client._use(config)
-        return client
-
-    def _use(self, config: TLSConfig) -> None:
         self.config = config
         self.ca_certs = config.trust_store()
         self.remembered = RememberedPins(
@@ -162,7 +127,7 @@ class TLSClient:
         """
         if options == self.config.options:
             return self
-        return TLSClient.from_config(self.config.replace(options=options))
+        return TLSClient(self.config.replace(options=options))
 
     def check_target(self, host: str) -> None:
         """Refuse, before any connection is made, a host with no pins anywhere.

@@ -19,6 +19,7 @@ from cryptography import x509
 from .._errors import ChainCertificate
 from .._pins.policy import PinPolicy
 from .._transport.connector import Route, open_connection
+from .config import TLSConfig
 from .context import TLSClient
 
 __all__ = ["FetchedChain", "fetch_verified_chain", "proxy_route", "verify_only_policy"]
@@ -161,7 +162,9 @@ def fetch_verified_chain(
         # Never resumed: the chain must be the one the server serves now,
         # not one stored with an earlier connection's session.
         client = TLSClient(
-            verify_only_policy(), ca_certs=ca_certs, resume_sessions=False
+            TLSConfig.create(
+                verify_only_policy(), ca_certs=ca_certs, resume_sessions=False
+            )
         )
     except BaseException:
         if sock is not None:
