@@ -378,12 +378,10 @@ def test_a_session_is_never_offered_to_another_server(
         assert first.reused == [False, True]
 
 
-def test_a_handshake_the_verify_callback_did_not_accept_is_refused(
-    chain: Chain, server: ResumingServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As a resumed session we did not offer would: the handshake completes,
-    # but the callback never accepted a leaf.
-    def approve_without_accepting(
+def _approve_without_accepting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the verify callback pass what OpenSSL passed, accepting no leaf."""
+
+    def approve(
         self: verify_module.HandshakeVerifier,
         cert: object,
         code: int,
@@ -392,9 +390,15 @@ def test_a_handshake_the_verify_callback_did_not_accept_is_refused(
     ) -> bool:
         return bool(ok)
 
-    monkeypatch.setattr(
-        verify_module.HandshakeVerifier, "on_certificate", approve_without_accepting
-    )
+    monkeypatch.setattr(verify_module.HandshakeVerifier, "on_certificate", approve)
+
+
+def test_a_handshake_the_verify_callback_did_not_accept_is_refused(
+    chain: Chain, server: ResumingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a resumed session we did not offer would: the handshake completes,
+    # but the callback never accepted a leaf.
+    _approve_without_accepting(monkeypatch)
     with pytest.raises(pinws.TLSHandshakeError, match="without certificate"):
         _wrap(_client(chain), server.port)
     assert server.wait_for(1)
@@ -407,18 +411,7 @@ def test_an_unaccepted_full_handshake_is_refused_even_with_a_session_offered(
     _connect(client, server.port)
     server.context = chain.server_context()  # new ticket keys: a full handshake
 
-    def approve_without_accepting(
-        self: verify_module.HandshakeVerifier,
-        cert: object,
-        code: int,
-        depth: int,
-        ok: int,
-    ) -> bool:
-        return bool(ok)
-
-    monkeypatch.setattr(
-        verify_module.HandshakeVerifier, "on_certificate", approve_without_accepting
-    )
+    _approve_without_accepting(monkeypatch)
     with pytest.raises(pinws.TLSHandshakeError, match="without certificate"):
         _wrap(client, server.port)
     assert server.wait_for(2)

@@ -53,12 +53,9 @@ class PinnedSocket(TLSStream):
     of sending threads, with :meth:`close` from any thread.
 
     Args:
-        connection: a client :class:`OpenSSL.SSL.Connection` created over
-            memory BIOs (``SSL.Connection(context, None)``).
-        raw: the connected TCP socket.
-        timeout: seconds every blocking call may wait (``None``: no limit).
-        wakeup: when set, every wait of this socket ends (with
-            :class:`pinws.ConnectionInterrupted`).
+        connection, raw, timeout, wakeup: as for the transport's TLS stream:
+            a client connection over memory BIOs, the connected TCP socket,
+            the timeout of every blocking call, the wake-up that ends them.
 
     Attributes:
         outcome: what the handshake established (a ``HandshakeOutcome``).
