@@ -450,8 +450,8 @@ class TLSStream:
                     return data
                 except SSL.WantReadError:
                     if self._fed_records:
-                        # Records that gave no data (a ticket, a key update)
-                        # may have made OpenSSL write a reply.
+                        # Records that gave no data (a ticket, a key update,
+                        # an alert) may have made OpenSSL write something.
                         self._reply_due = True
                     if not self._feed():
                         self._fed_records = 0
@@ -521,9 +521,10 @@ class TLSStream:
         data = self._recv_raw()
         if data is not None:
             return self._take_in(data)
-        # About to wait: first send what reading made OpenSSL write (key
-        # update replies, alerts); until now it could wait in the BIO, whose
-        # order every sender's drain keeps.
+        # About to wait: first send what reading made OpenSSL write (an
+        # alert, say; its answer to a key update waits for the next write);
+        # until now it could wait in the BIO, whose order every sender's
+        # drain keeps.
         self._queue_replies()
         queued, wait_write = self._try_flush() if self._out_size else (0, False)
         while True:
